@@ -1,0 +1,433 @@
+//! Running a `RuleSet` over one tool. Pure: no I/O, no clock, cannot fail.
+
+use std::collections::{BTreeSet, HashMap};
+
+use regex::SetMatches;
+
+use super::features::{name_words, Features, SiblingContext};
+use super::rules::{Cond, Rule, RuleSet, Stage};
+use crate::model::{
+    Category, ConfidenceStep, Evidence, Field, Finding, Hint, Reason, Risk, ToolInput, Verdict,
+};
+
+/// Confidence when no rule voted: the tool is treated as a write, and says so.
+const NO_EVIDENCE_CONFIDENCE: f64 = 0.40;
+const CORROBORATION_BONUS: f64 = 0.05;
+const EMPTY_DESCRIPTION_PENALTY: f64 = 0.05;
+const UNKNOWN_VERB_PENALTY: f64 = 0.10;
+/// Opposing votes at least this strong cost `STRONG_CONFLICT_PENALTY`, weaker ones
+/// `WEAK_CONFLICT_PENALTY`.
+const STRONG_CONFLICT: f64 = 0.6;
+const STRONG_CONFLICT_PENALTY: f64 = 0.15;
+const WEAK_CONFLICT_PENALTY: f64 = 0.05;
+const MIN_CONFIDENCE: f64 = 0.05;
+const MAX_CONFIDENCE: f64 = 0.99;
+/// Evidence text is cut to this many characters.
+const EVIDENCE_CHARS: usize = 80;
+
+/// The texts of one tool and which patterns matched them.
+struct Matched<'a> {
+    f: Features,
+    ctx: &'a SiblingContext,
+    tool: &'a ToolInput,
+    sets: HashMap<Field, SetMatches>,
+    /// Sibling patterns the tool's own name matches, when the context includes the tool.
+    own: Vec<usize>,
+}
+
+/// What is known while verdict-stage rules run.
+struct State {
+    category: Category,
+    tags: BTreeSet<String>,
+    voted: bool,
+}
+
+impl RuleSet {
+    /// Classifies one tool; its siblings come from `tool.siblings`.
+    pub fn classify(&self, tool: &ToolInput) -> Verdict {
+        let ctx = self.sibling_context(&tool.siblings);
+        self.classify_in(tool, &ctx)
+    }
+
+    /// Builds the sibling context for a server once, to classify many of its tools.
+    pub fn sibling_context<S: AsRef<str>>(&self, siblings: &[S]) -> SiblingContext {
+        let set = self.sets.by_field.get(&Field::Siblings).map(|(set, _)| set);
+        let mut ctx = SiblingContext {
+            counts: vec![0; set.map_or(0, |s| s.len())],
+            ..SiblingContext::default()
+        };
+        for s in siblings {
+            let words = name_words(s.as_ref()).join(" ");
+            if !ctx.names.insert(words.clone()) {
+                continue;
+            }
+            if let Some(set) = set {
+                for idx in set.matches(&words).iter() {
+                    ctx.counts[idx] += 1;
+                }
+            }
+            ctx.text.push_str(&words);
+            ctx.text.push('\n');
+        }
+        ctx
+    }
+
+    /// Classifies one tool with a sibling context built once for its server.
+    pub fn classify_in(&self, tool: &ToolInput, ctx: &SiblingContext) -> Verdict {
+        let f = Features::new(tool, &self.lexicon);
+        let mut sets = HashMap::with_capacity(self.sets.by_field.len());
+        for (field, (set, _)) in &self.sets.by_field {
+            // Sibling matches are counted once per server in the context.
+            let text = if *field == Field::Siblings { "" } else { text_of(&f, ctx, *field) };
+            if !text.is_empty() {
+                sets.insert(*field, set.matches(text));
+            }
+        }
+        // The context may list this tool itself; its own name does not count as a sibling.
+        let own = match self.sets.by_field.get(&Field::Siblings) {
+            Some((set, _)) if ctx.names.contains(&f.name) => set.matches(&f.name).iter().collect(),
+            _ => Vec::new(),
+        };
+        let m = Matched { f, ctx, tool, sets, own };
+        self.decide(&m)
+    }
+
+    fn decide(&self, m: &Matched<'_>) -> Verdict {
+        // Stage 1: signal rules vote.
+        let mut fired: Vec<&Rule> = Vec::new();
+        let empty = State { category: Category::Write, tags: BTreeSet::new(), voted: false };
+        for rule in self.rules.iter().filter(|r| r.stage == Stage::Signal) {
+            if self.eval(&rule.cond, m, &empty) {
+                fired.push(rule);
+            }
+        }
+        let mut best: HashMap<Category, (f64, &Rule)> = HashMap::new();
+        for rule in &fired {
+            if let Some(c) = rule.effect.category {
+                let e = best.entry(c).or_insert((rule.effect.weight, rule));
+                if rule.effect.weight > e.0 {
+                    *e = (rule.effect.weight, rule);
+                }
+            }
+        }
+        // Highest weight wins; on a tie the more severe category wins.
+        let winner = best
+            .iter()
+            .max_by(|a, b| a.1 .0.total_cmp(&b.1 .0).then(a.0.cmp(b.0)))
+            .map(|(c, (w, r))| (*c, *w, *r));
+
+        let mut steps = Vec::new();
+        let mut conf;
+        let mut state = State { category: Category::Write, tags: BTreeSet::new(), voted: false };
+        match winner {
+            Some((c, w, r)) => {
+                state.category = c;
+                conf = w;
+                steps.push(ConfidenceStep { from: 0.0, to: w, why: format!("strongest evidence for {c}: {}", r.id) });
+                let fields: BTreeSet<Field> = fired
+                    .iter()
+                    .filter(|x| x.effect.category == Some(c))
+                    .filter_map(|x| primary_field(&x.cond))
+                    .collect();
+                if fields.len() >= 2 {
+                    let names: Vec<&str> = fields.iter().map(|f| f.as_str()).collect();
+                    push_step(&mut steps, &mut conf, CORROBORATION_BONUS, format!("{} agree", names.join(" and ")));
+                }
+                let opposing = best
+                    .iter()
+                    .filter(|(oc, _)| **oc != c)
+                    .max_by(|a, b| a.1 .0.total_cmp(&b.1 .0));
+                if let Some((oc, (ow, or))) = opposing {
+                    let penalty = if *ow >= STRONG_CONFLICT { STRONG_CONFLICT_PENALTY } else { WEAK_CONFLICT_PENALTY };
+                    push_step(&mut steps, &mut conf, -penalty, format!("conflicting evidence for {oc}: {} ({ow:.2})", or.id));
+                }
+            }
+            None => {
+                conf = NO_EVIDENCE_CONFIDENCE;
+                steps.push(ConfidenceStep { from: 0.0, to: conf, why: "no rule recognised the tool; treated as a write".into() });
+            }
+        }
+        if m.f.description.trim().is_empty() {
+            push_step(&mut steps, &mut conf, -EMPTY_DESCRIPTION_PENALTY, "empty description".into());
+        }
+        if m.f.verbs.is_empty() {
+            push_step(&mut steps, &mut conf, -UNKNOWN_VERB_PENALTY, "no known verb in the name".into());
+        }
+        for rule in &fired {
+            state.tags.extend(rule.effect.tags.iter().cloned());
+        }
+
+        // Stage 2: verdict rules, in order, see the category and the tags.
+        state.voted = winner.is_some();
+        let mut verdict_fired: Vec<&Rule> = Vec::new();
+        let later = self.rules.iter().filter(|r| r.stage == Stage::Verdict);
+        let last = self.rules.iter().filter(|r| r.stage == Stage::Finding);
+        for rule in later.chain(last) {
+            if self.eval(&rule.cond, m, &state) {
+                if let Some(c) = rule.effect.category {
+                    if c != state.category {
+                        push_step(&mut steps, &mut conf, 0.0, format!("{} → {c}: {}", state.category, rule.id));
+                        state.category = c;
+                    }
+                }
+                state.tags.extend(rule.effect.tags.iter().cloned());
+                verdict_fired.push(rule);
+            }
+        }
+        let category = state.category;
+        let all_fired: Vec<&Rule> = fired.iter().chain(verdict_fired.iter()).copied().collect();
+        for rule in &all_fired {
+            if let Some(delta) = rule.effect.confidence {
+                push_step(&mut steps, &mut conf, delta, rule.message.clone());
+            }
+        }
+        let clamped = conf.clamp(MIN_CONFIDENCE, MAX_CONFIDENCE);
+        if (clamped - conf).abs() > f64::EPSILON {
+            steps.push(ConfidenceStep { from: conf, to: clamped, why: "kept within bounds".into() });
+        }
+        let confidence = (clamped * 100.0).round() / 100.0;
+
+        // Hints: the category's defaults, then rule hints (the strongest rule per hint wins; a
+        // rule that voted for another category does not set hints).
+        let mut hints = self.tables.hints[&category];
+        let mut hint_weight: HashMap<Hint, (f64, bool)> = HashMap::new();
+        for rule in &all_fired {
+            let applies = rule.stage != Stage::Signal || rule.effect.category.is_none_or(|c| c == category);
+            if !applies {
+                continue;
+            }
+            for (h, v) in &rule.effect.hints {
+                let w = rule.effect.weight;
+                let e = hint_weight.entry(*h).or_insert((w, *v));
+                // Later verdict rules override; among signal rules, the strongest wins, and a tie
+                // goes to `true` (the cautious side).
+                if rule.stage != Stage::Signal || w > e.0 || (w == e.0 && *v) {
+                    *e = (w, *v);
+                }
+            }
+        }
+        for (h, (_, v)) in hint_weight {
+            hints.set(h, v);
+        }
+        hints.read_only = category == Category::Read;
+        if hints.read_only {
+            hints.destructive = false;
+        }
+
+        let tags: Vec<String> = state.tags.into_iter().collect();
+        let (risk, risk_steps) = self.tables.risk(category, &tags);
+
+        let mut reasons = Vec::new();
+        let mut findings = Vec::new();
+        for rule in &all_fired {
+            let mut evidence = Vec::new();
+            self.evidence(&rule.cond, m, &mut evidence);
+            if let Some(sev) = rule.effect.finding {
+                findings.push(Finding {
+                    rule_id: rule.id.clone(),
+                    severity: sev,
+                    message: rule.message.clone(),
+                    evidence: evidence.clone(),
+                });
+            }
+            reasons.push(Reason {
+                rule_id: rule.id.clone(),
+                message: rule.message.clone(),
+                evidence,
+                effect: describe_effect(rule),
+            });
+        }
+        findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.rule_id.cmp(&b.rule_id)));
+        let summary = summarize(&m.tool.name, category, risk, confidence, &tags, &findings);
+        Verdict {
+            category,
+            risk,
+            confidence,
+            hints,
+            tags,
+            reasons,
+            findings,
+            confidence_steps: steps,
+            risk_steps,
+            summary,
+        }
+    }
+
+    fn eval(&self, cond: &Cond, m: &Matched<'_>, state: &State) -> bool {
+        match cond {
+            Cond::Verb(set) => m.f.verbs.iter().any(|v| set.contains(v)),
+            Cond::Re { field: Field::Siblings, idx, min } => {
+                let total = m.ctx.counts.get(*idx).copied().unwrap_or(0) as usize;
+                let own = usize::from(m.own.contains(idx));
+                total.saturating_sub(own) >= *min
+            }
+            Cond::Re { field, idx, .. } => m.sets.get(field).is_some_and(|s| s.matched(*idx)),
+            Cond::Annotation(h, v) => m.tool.annotations.as_ref().and_then(|a| a.get(*h)) == Some(*v),
+            Cond::HasDescription(b) => !m.f.description.trim().is_empty() == *b,
+            Cond::HasAnnotations(b) => m.tool.annotations.as_ref().is_some_and(|a| !a.is_empty()) == *b,
+            Cond::DescriptionLongerThan(n) => m.f.description.chars().count() > *n,
+            Cond::NoVotes(b) => !state.voted == *b,
+            Cond::NoVerb(b) => m.f.verbs.is_empty() == *b,
+            Cond::ReadonlyTwin(b) => m.ctx.has_readonly_twin(&m.f.name) == *b,
+            Cond::Category(list) => list.contains(&state.category),
+            Cond::Tag(list) => list.iter().any(|t| state.tags.contains(t)),
+            Cond::All(list) => list.iter().all(|c| self.eval(c, m, state)),
+            Cond::Any(list) => list.iter().any(|c| self.eval(c, m, state)),
+            Cond::Not(c) => !self.eval(c, m, state),
+        }
+    }
+
+    /// Collects what the positive parts of a fired condition matched.
+    fn evidence(&self, cond: &Cond, m: &Matched<'_>, out: &mut Vec<Evidence>) {
+        match cond {
+            Cond::Verb(set) => {
+                if let Some(v) = m.f.verbs.iter().find(|v| set.contains(*v)) {
+                    out.push(Evidence { field: Field::Name, text: v.clone() });
+                }
+            }
+            Cond::Re { field: Field::Siblings, idx, .. } => {
+                let re = &self.sets.by_field[&Field::Siblings].1[*idx];
+                let hits: Vec<&str> =
+                    m.ctx.text.lines().filter(|l| *l != m.f.name && re.is_match(l)).take(3).collect();
+                if !hits.is_empty() {
+                    out.push(Evidence { field: Field::Siblings, text: clip(&hits.join(", ")) });
+                }
+            }
+            Cond::Re { field, idx, .. } => {
+                let re = &self.sets.by_field[field].1[*idx];
+                if let Some(found) = re.find(text_of(&m.f, m.ctx, *field)) {
+                    out.push(Evidence { field: *field, text: clip(found.as_str()) });
+                }
+            }
+            Cond::Annotation(h, v) => {
+                out.push(Evidence { field: Field::Annotations, text: format!("{}: {v}", h.mcp_name()) });
+            }
+            Cond::HasDescription(false) => {
+                out.push(Evidence { field: Field::Description, text: String::new() });
+            }
+            Cond::ReadonlyTwin(true) => {
+                out.push(Evidence { field: Field::Siblings, text: format!("{} read only", m.f.name) });
+            }
+            Cond::All(list) => list.iter().for_each(|c| self.evidence(c, m, out)),
+            Cond::Any(list) => {
+                let state = State { category: Category::Write, tags: BTreeSet::new(), voted: false };
+                for c in list {
+                    if matches!(c, Cond::Category(_) | Cond::Tag(_)) || self.eval(c, m, &state) {
+                        self.evidence(c, m, out);
+                    }
+                }
+            }
+            Cond::DescriptionLongerThan(n) => {
+                out.push(Evidence { field: Field::Description, text: format!("{} characters (over {n})", m.f.description.chars().count()) });
+            }
+            Cond::HasDescription(true)
+            | Cond::HasAnnotations(_)
+            | Cond::NoVotes(_)
+            | Cond::NoVerb(_)
+            | Cond::ReadonlyTwin(false)
+            | Cond::Category(_)
+            | Cond::Tag(_)
+            | Cond::Not(_) => {}
+        }
+    }
+}
+
+fn text_of<'a>(f: &'a Features, ctx: &'a SiblingContext, field: Field) -> &'a str {
+    match field {
+        Field::Name => &f.name,
+        Field::RawName => &f.raw_name,
+        Field::Title => &f.title,
+        Field::Description => &f.description,
+        Field::Params => &f.params,
+        Field::Enums => &f.enums,
+        Field::Siblings => &ctx.text,
+        Field::Server => &f.server,
+        Field::Annotations | Field::Verdict => "",
+    }
+}
+
+/// The field a condition mostly reads, for "name and description agree".
+fn primary_field(cond: &Cond) -> Option<Field> {
+    match cond {
+        Cond::Verb(_) => Some(Field::Name),
+        Cond::Re { field, .. } => Some(*field),
+        Cond::Annotation(..) => Some(Field::Annotations),
+        Cond::All(list) | Cond::Any(list) => list.iter().find_map(primary_field),
+        _ => None,
+    }
+}
+
+fn push_step(steps: &mut Vec<ConfidenceStep>, conf: &mut f64, delta: f64, why: String) {
+    let from = *conf;
+    *conf += delta;
+    steps.push(ConfidenceStep { from, to: *conf, why });
+}
+
+fn clip(s: &str) -> String {
+    let s = s.trim();
+    if s.chars().count() <= EVIDENCE_CHARS {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(EVIDENCE_CHARS).collect();
+    out.push('…');
+    out
+}
+
+fn describe_effect(rule: &Rule) -> String {
+    let e = &rule.effect;
+    let mut parts = Vec::new();
+    if let Some(c) = e.category {
+        parts.push(match rule.stage {
+            Stage::Signal => format!("category {c} ({:.2})", e.weight),
+            Stage::Verdict | Stage::Finding => format!("category → {c}"),
+        });
+    }
+    for t in &e.tags {
+        parts.push(format!("tag {t}"));
+    }
+    for (h, v) in &e.hints {
+        parts.push(format!("{h} {v}"));
+    }
+    if let Some(s) = e.finding {
+        parts.push(format!("finding ({s})"));
+    }
+    if let Some(c) = e.confidence {
+        parts.push(format!("confidence {c:+.2}"));
+    }
+    parts.join(", ")
+}
+
+fn summarize(
+    name: &str,
+    category: Category,
+    risk: Risk,
+    confidence: f64,
+    tags: &[String],
+    findings: &[Finding],
+) -> String {
+    let what = match category {
+        Category::Read => "only reads data",
+        Category::Write => "creates or changes data",
+        Category::Execute => "runs code, commands or queries",
+        Category::Delete => "deletes or overwrites data, which may not be reversible",
+        Category::Financial => "moves money or changes billing",
+    };
+    let mut s = format!("`{name}` {what}");
+    if !tags.is_empty() {
+        s.push_str(&format!(" ({})", tags.join(", ")));
+    }
+    s.push_str(&format!("; {risk} risk. "));
+    s.push_str(match risk {
+        Risk::Low => "It needs no policy beyond logging.",
+        Risk::Medium => "It needs a policy: rate-limit it.",
+        Risk::High => "It needs a policy: require approval for each call.",
+        Risk::Critical => "It needs a policy: deny it by default, or require approval for each call.",
+    });
+    if confidence < 0.6 {
+        s.push_str(&format!(" Confidence is low ({confidence:.2}): review it by hand."));
+    }
+    if let Some(worst) = findings.first() {
+        s.push_str(&format!(" Its definition has {} finding(s), the worst: {}.", findings.len(), worst.message));
+    }
+    s
+}

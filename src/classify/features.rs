@@ -1,0 +1,310 @@
+//! Turning a `ToolInput` into the texts the rules match against.
+//!
+//! Every rule condition reads one of these fields, so each is built once per tool (siblings once
+//! per server, see `SiblingContext`).
+
+use std::collections::HashSet;
+
+use crate::model::ToolInput;
+
+/// Splits a tool or server name into lowercase words, whatever its shape: `snake_case`,
+/// `camelCase`, `kebab-case`, dotted and namespaced (`github.create_issue`, `server__tool`).
+/// Acronyms stay whole (`HTTPRequest` → `http request`); digits stay with their letters (`s3`).
+pub fn name_words(name: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut cur = String::new();
+    let chars: Vec<char> = name.chars().collect();
+    for (i, &c) in chars.iter().enumerate() {
+        if !c.is_alphanumeric() {
+            flush(&mut cur, &mut words);
+            continue;
+        }
+        if c.is_uppercase() && !cur.is_empty() {
+            let prev = chars[i - 1];
+            let next_lower = chars.get(i + 1).is_some_and(|n| n.is_lowercase());
+            // `fooBar` → foo|Bar, `HTTPRequest` → HTTP|Request, but `HTTP` stays whole.
+            if prev.is_lowercase() || prev.is_ascii_digit() || (prev.is_uppercase() && next_lower) {
+                flush(&mut cur, &mut words);
+            }
+        }
+        cur.extend(c.to_lowercase());
+    }
+    flush(&mut cur, &mut words);
+    words
+}
+
+fn flush(cur: &mut String, words: &mut Vec<String>) {
+    if !cur.is_empty() {
+        words.push(std::mem::take(cur));
+    }
+}
+
+/// The lexicon the name analysis needs, gathered from the rules at load time.
+#[derive(Debug, Default, Clone)]
+pub struct Lexicon {
+    /// Every word some rule's `verb` condition lists.
+    pub verbs: HashSet<String>,
+    /// Verbs that are also common nouns (`schedule`, `run`, `test`): when one comes first and a
+    /// plain verb follows, the later verb is the action (`schedule_list` lists schedules).
+    pub dual: HashSet<String>,
+    /// Multi-word nouns whose words are never the action (`pull request`, `access key`).
+    pub noun_phrases: Vec<Vec<String>>,
+    /// Words that join two verbs into one compound action (`get_or_create`, `list_and_delete`).
+    pub conjunctions: HashSet<String>,
+}
+
+/// The action verbs found in a name, in order: the primary verb first, then any verbs joined to
+/// it by a conjunction.
+pub fn find_verbs(words: &[String], lex: &Lexicon) -> Vec<String> {
+    let mut blocked = vec![false; words.len()];
+    for phrase in &lex.noun_phrases {
+        if phrase.is_empty() || phrase.len() > words.len() {
+            continue;
+        }
+        for start in 0..=words.len() - phrase.len() {
+            if words[start..start + phrase.len()] == phrase[..] {
+                blocked[start..start + phrase.len()].fill(true);
+            }
+        }
+    }
+    let is_verb = |i: usize| !blocked[i] && lex.verbs.contains(&words[i]);
+    let Some(mut primary) = (0..words.len()).find(|&i| is_verb(i)) else {
+        return Vec::new();
+    };
+    if lex.dual.contains(&words[primary]) {
+        if let Some(later) =
+            (primary + 1..words.len()).find(|&i| is_verb(i) && !lex.dual.contains(&words[i]))
+        {
+            primary = later;
+        }
+    }
+    let mut verbs = vec![words[primary].clone()];
+    let mut i = primary + 1;
+    while i + 1 < words.len() {
+        if lex.conjunctions.contains(&words[i]) && is_verb(i + 1) {
+            verbs.push(words[i + 1].clone());
+            i += 2;
+        } else {
+            i += 1;
+        }
+    }
+    verbs
+}
+
+/// The per-tool texts rules match against.
+#[derive(Debug, Clone)]
+pub struct Features {
+    /// Name words joined by single spaces: `create access key`.
+    pub name: String,
+    /// The name exactly as sent.
+    pub raw_name: String,
+    pub verbs: Vec<String>,
+    pub title: String,
+    pub description: String,
+    /// One line per input property, `name:type` (names in snake case), nested properties included.
+    pub params: String,
+    /// One line per enum value of a string property, `param=value`.
+    pub enums: String,
+    pub server: String,
+}
+
+/// How deep into nested schemas property names are collected.
+const MAX_SCHEMA_DEPTH: usize = 4;
+/// How many properties are collected at most, so a hostile schema stays cheap.
+const MAX_PARAMS: usize = 512;
+
+impl Features {
+    pub fn new(tool: &ToolInput, lex: &Lexicon) -> Features {
+        let words = name_words(&tool.name);
+        let verbs = find_verbs(&words, lex);
+        let mut params = String::new();
+        let mut enums = String::new();
+        if let Some(schema) = &tool.input_schema {
+            let mut count = 0;
+            collect_params(schema, 0, &mut count, &mut params, &mut enums);
+        }
+        Features {
+            name: words.join(" "),
+            raw_name: tool.name.clone(),
+            verbs,
+            title: tool.title.clone().unwrap_or_default(),
+            description: tool.description.clone().unwrap_or_default(),
+            params,
+            enums,
+            server: tool.server.as_deref().map(|s| name_words(s).join(" ")).unwrap_or_default(),
+        }
+    }
+}
+
+fn collect_params(
+    schema: &serde_json::Value,
+    depth: usize,
+    count: &mut usize,
+    params: &mut String,
+    enums: &mut String,
+) {
+    if depth > MAX_SCHEMA_DEPTH {
+        return;
+    }
+    let Some(obj) = schema.as_object() else { return };
+    if let Some(props) = obj.get("properties").and_then(|p| p.as_object()) {
+        for (key, prop) in props {
+            if *count >= MAX_PARAMS {
+                return;
+            }
+            *count += 1;
+            let name = name_words(key).join("_");
+            let ty = schema_type(prop);
+            params.push_str(&name);
+            params.push(':');
+            params.push_str(ty);
+            params.push('\n');
+            for value in enum_values(prop) {
+                enums.push_str(&name);
+                enums.push('=');
+                enums.push_str(&name_words(value).join("_"));
+                enums.push('\n');
+            }
+            collect_params(prop, depth + 1, count, params, enums);
+            if let Some(items) = prop.get("items") {
+                collect_params(items, depth + 1, count, params, enums);
+            }
+        }
+    }
+    for key in ["anyOf", "oneOf", "allOf"] {
+        if let Some(list) = obj.get(key).and_then(|v| v.as_array()) {
+            for sub in list.iter().take(16) {
+                collect_params(sub, depth + 1, count, params, enums);
+            }
+        }
+    }
+}
+
+fn schema_type(prop: &serde_json::Value) -> &str {
+    match prop.get("type") {
+        Some(serde_json::Value::String(s)) => s,
+        Some(serde_json::Value::Array(list)) => list
+            .iter()
+            .filter_map(|v| v.as_str())
+            .find(|t| *t != "null")
+            .unwrap_or("any"),
+        _ => {
+            if prop.get("properties").is_some() {
+                "object"
+            } else if prop.get("items").is_some() {
+                "array"
+            } else {
+                "any"
+            }
+        }
+    }
+}
+
+fn enum_values(prop: &serde_json::Value) -> impl Iterator<Item = &str> {
+    let direct = prop.get("enum").and_then(|e| e.as_array());
+    let items = prop.get("items").and_then(|i| i.get("enum")).and_then(|e| e.as_array());
+    let consts = prop.get("const").and_then(|c| c.as_str());
+    direct
+        .into_iter()
+        .chain(items)
+        .flatten()
+        .filter_map(|v| v.as_str())
+        .chain(consts)
+        .take(64)
+}
+
+/// What the sibling tools say about the server, computed once per sibling list by
+/// `RuleSet::sibling_context`. It may include the tool being classified (a whole tools/list);
+/// the engine then discounts the tool's own name.
+#[derive(Debug, Clone, Default)]
+pub struct SiblingContext {
+    /// One line per sibling, its name words joined by spaces.
+    pub text: String,
+    /// The same lines, for exact lookups (the `readonly_twin` check and self-discounting).
+    pub names: HashSet<String>,
+    /// For each sibling pattern, how many siblings it matches.
+    pub counts: Vec<u32>,
+}
+
+impl SiblingContext {
+    /// Whether a sibling is this tool's read-only variant (`execute_sql` beside
+    /// `execute_sql_read_only`), which makes this tool the one that can write.
+    pub fn has_readonly_twin(&self, name_words: &str) -> bool {
+        ["read only", "readonly", "ro", "safe"].iter().any(|suffix| {
+            self.names.contains(&format!("{name_words} {suffix}"))
+                || self.names.contains(&format!("{suffix} {name_words}"))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(name: &str, expected: &str) {
+        assert_eq!(name_words(name).join(" "), expected, "splitting {name:?}");
+    }
+
+    #[test]
+    fn names_split_into_words() {
+        check("create_access_key", "create access key");
+        check("createAccessKey", "create access key");
+        check("github.create_issue", "github create issue");
+        check("server__tool", "server tool");
+        check("azmcp_storage_account_list", "azmcp storage account list");
+        check("HTTPRequest", "http request");
+        check("getHTTPResponse", "get http response");
+        check("hubspot-batch-read-objects", "hubspot batch read objects");
+        check("s3_list_buckets", "s3 list buckets");
+        check("auth0_get_action", "auth0 get action");
+        check("", "");
+        check("__", "");
+    }
+
+    fn lex() -> Lexicon {
+        let set = |xs: &[&str]| xs.iter().map(|s| s.to_string()).collect::<HashSet<_>>();
+        Lexicon {
+            verbs: set(&["get", "create", "list", "delete", "schedule", "run", "query", "pull"]),
+            dual: set(&["schedule", "run", "query"]),
+            noun_phrases: vec![vec!["pull".into(), "request".into()]],
+            conjunctions: set(&["and", "or"]),
+        }
+    }
+
+    fn verbs(name: &str) -> Vec<String> {
+        find_verbs(&name_words(name), &lex())
+    }
+
+    #[test]
+    fn verbs_are_found_wherever_they_stand() {
+        assert_eq!(verbs("user_delete"), ["delete"]);
+        assert_eq!(verbs("pods_list"), ["list"]);
+        assert_eq!(verbs("get_or_create"), ["get", "create"]);
+        assert_eq!(verbs("list_and_delete"), ["list", "delete"]);
+        assert_eq!(verbs("schedule_list"), ["list"]);
+        assert_eq!(verbs("run_query"), ["run"]);
+        assert_eq!(verbs("pull_request_get"), ["get"]);
+        assert!(verbs("mr_discussions").is_empty());
+    }
+
+    #[test]
+    fn schema_params_and_enums_are_collected() {
+        let tool = ToolInput {
+            name: "x".into(),
+            input_schema: Some(serde_json::json!({
+                "type": "object",
+                "properties": {
+                    "userIds": {"type": "array", "items": {"type": "string"}},
+                    "action": {"type": "string", "enum": ["create", "deleteAll"]},
+                    "opts": {"type": "object", "properties": {"force": {"type": "boolean"}}}
+                }
+            })),
+            ..ToolInput::default()
+        };
+        let f = Features::new(&tool, &lex());
+        assert!(f.params.contains("user_ids:array\n"));
+        assert!(f.params.contains("force:boolean\n"));
+        assert!(f.enums.contains("action=delete_all\n"));
+    }
+
+}

@@ -1,0 +1,15 @@
+//! The classifier: rules as data (`rules/*.toml`) compiled into a `RuleSet`, run over a tool to
+//! give a `Verdict`.
+//!
+//! Invariant: classification is pure. No I/O, no async, no clock; once a `RuleSet` is loaded,
+//! `RuleSet::classify` cannot fail.
+
+mod engine;
+pub mod examples;
+pub mod features;
+pub mod load;
+pub mod rules;
+
+pub use features::SiblingContext;
+pub use load::{load_default, load_dir, load_sources, RuleProblem, RuleProblems, DEFAULT_RULE_FILES};
+pub use rules::{Rule, RuleSet, Stage, Tables};

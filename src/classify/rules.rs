@@ -1,0 +1,159 @@
+//! The compiled, validated rule set. Built only by `load`; read by `engine` and `examples`.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use regex::{Regex, RegexSet};
+
+use super::features::Lexicon;
+use crate::model::{Category, Field, Hint, Hints, Risk, Severity, ToolInput};
+
+/// When a rule runs: `Signal` rules vote on the category from the tool's own text; `Verdict`
+/// rules run after the vote, in file order, and may read and change the category and tags;
+/// `Finding` rules run last.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    Signal,
+    Verdict,
+    /// Runs last; reports problems in the tool's definition and never changes the category.
+    Finding,
+}
+
+impl Stage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Signal => "signal",
+            Stage::Verdict => "verdict",
+            Stage::Finding => "finding",
+        }
+    }
+}
+
+/// A compiled match condition.
+#[derive(Debug, Clone)]
+pub enum Cond {
+    /// The name's action verb (or a verb joined to it) is one of these words.
+    Verb(HashSet<String>),
+    /// Pattern `idx` of `field`'s regex set matches, at least `min` times (lines, for siblings).
+    Re { field: Field, idx: usize, min: usize },
+    /// The server declared this hint with this value.
+    Annotation(Hint, bool),
+    HasDescription(bool),
+    /// The server declared at least one hint.
+    HasAnnotations(bool),
+    /// The description is longer than this many characters.
+    DescriptionLongerThan(usize),
+    /// No signal rule voted on the category.
+    NoVotes(bool),
+    /// No known verb in the name.
+    NoVerb(bool),
+    /// A sibling is this tool's read-only variant.
+    ReadonlyTwin(bool),
+    /// Verdict stage: the category decided so far is one of these.
+    Category(Vec<Category>),
+    /// Verdict stage: one of these tags is set.
+    Tag(Vec<String>),
+    All(Vec<Cond>),
+    Any(Vec<Cond>),
+    Not(Box<Cond>),
+}
+
+/// What a rule does when it fires.
+#[derive(Debug, Clone)]
+pub struct Effect {
+    /// A vote (signal stage) or an override (verdict stage).
+    pub category: Option<Category>,
+    /// How strong the vote is, 0–1. Also decides between rules setting the same hint.
+    pub weight: f64,
+    pub tags: Vec<String>,
+    /// Hints set when the rule's category (if any) is the final one.
+    pub hints: Vec<(Hint, bool)>,
+    /// When set, the rule reports a finding of this severity, with the rule's message.
+    pub finding: Option<Severity>,
+    /// A confidence change, shown in the arithmetic with the rule's message.
+    pub confidence: Option<f64>,
+}
+
+/// A tool a rule must fire on (`flag`) or must not fire on (`pass`).
+#[derive(Debug, Clone)]
+pub struct Example {
+    pub tool: ToolInput,
+}
+
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub id: String,
+    pub message: String,
+    /// Markdown: what it detects, why it matters (`catalog rules explain`).
+    pub why: String,
+    pub file: String,
+    pub stage: Stage,
+    pub cond: Cond,
+    pub effect: Effect,
+    /// `(flag, pass)`.
+    pub examples: (Vec<Example>, Vec<Example>),
+}
+
+/// One `RegexSet` per field, plus each pattern alone for evidence and counting.
+#[derive(Debug, Default)]
+pub struct TextSets {
+    pub by_field: HashMap<Field, (RegexSet, Vec<Regex>)>,
+}
+
+/// The one risk table and the default hints per category (`rules/tables.toml`).
+#[derive(Debug, Clone)]
+pub struct Tables {
+    /// Every tag a rule may set, with its meaning.
+    pub tags: BTreeMap<String, String>,
+    pub base: BTreeMap<Category, Risk>,
+    /// `(tag, categories it raises, why)`: each present tag raises the risk one level for those
+    /// categories, up to critical.
+    pub raises: Vec<(String, Vec<Category>, String)>,
+    pub hints: BTreeMap<Category, Hints>,
+}
+
+impl Tables {
+    /// The risk for a category and tag set, with the arithmetic in words.
+    pub fn risk(&self, category: Category, tags: &[String]) -> (Risk, Vec<String>) {
+        let base = self.base[&category];
+        let mut steps = vec![format!("{category} → {base}")];
+        let mut risk = base;
+        for (tag, cats, _) in &self.raises {
+            if cats.contains(&category) && tags.iter().any(|t| t == tag) {
+                let next = risk.raised(1);
+                steps.push(format!("{risk} → {next}: tag {tag}"));
+                risk = next;
+            }
+        }
+        (risk, steps)
+    }
+}
+
+/// A validated, compiled set of rules: what `classify` runs.
+#[derive(Debug)]
+pub struct RuleSet {
+    pub(crate) rules: Vec<Rule>,
+    pub(crate) sets: TextSets,
+    pub(crate) lexicon: Lexicon,
+    pub(crate) tables: Tables,
+    /// The crate version plus a fingerprint of the rule sources.
+    pub(crate) version: String,
+}
+
+impl RuleSet {
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    pub fn rule(&self, id: &str) -> Option<&Rule> {
+        self.rules.iter().find(|r| r.id == id)
+    }
+
+    pub fn tables(&self) -> &Tables {
+        &self.tables
+    }
+
+    /// Identifies these rules in stored classifications, e.g. `0.1.0+1a2b3c4d`.
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+}

@@ -1,0 +1,126 @@
+//! The command line, as clap types. Only `cli` knows clap.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::model::Risk;
+
+#[derive(Debug, Parser)]
+#[command(name = "catalog", version, about = "An open, offline, explainable risk catalog of MCP tools")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Classify tools: one by name, or every tool in a tools/list JSON, JSON array or JSONL file
+    Classify(ClassifyArgs),
+    /// Measure the classifier on tools labelled by their authors (the devset format)
+    Eval(EvalArgs),
+    /// Check, test and explain the rules
+    Rules(RulesArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Aligned columns for people (the default on a terminal)
+    Table,
+    /// One JSON document
+    Json,
+    /// One JSON object per tool, per line (the default when piped)
+    Jsonl,
+}
+
+#[derive(Debug, Args)]
+pub struct RulesOption {
+    /// Use the rules in this directory instead of the built-in ones
+    #[arg(long, value_name = "DIR", global = true)]
+    pub rules: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ClassifyArgs {
+    /// The tool's name (or use --input)
+    #[arg(required_unless_present = "input", conflicts_with = "input")]
+    pub name: Option<String>,
+    #[arg(long)]
+    pub description: Option<String>,
+    #[arg(long)]
+    pub title: Option<String>,
+    /// The tool's input schema as JSON
+    #[arg(long, value_name = "JSON")]
+    pub schema: Option<String>,
+    #[arg(long)]
+    pub server: Option<String>,
+    /// Another tool on the same server (repeatable)
+    #[arg(long = "sibling", value_name = "NAME")]
+    pub siblings: Vec<String>,
+    /// A tools/list result, a JSON array of tools, or JSONL records; `-` reads stdin
+    #[arg(long, short, value_name = "FILE")]
+    pub input: Option<PathBuf>,
+    #[arg(long, short, value_enum)]
+    pub format: Option<Format>,
+    /// Show every rule that fired, its evidence, and the confidence and risk arithmetic
+    #[arg(long)]
+    pub explain: bool,
+    /// Exit with 1 when any tool's risk is at or above this level
+    #[arg(long, value_name = "RISK", value_parser = parse_risk)]
+    pub fail_on: Option<Risk>,
+    #[command(flatten)]
+    pub rules: RulesOption,
+}
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// Labelled tools, one JSON record per line (see the devset README)
+    pub file: PathBuf,
+    #[arg(long, short, value_enum, default_value = "table")]
+    pub format: Format,
+    /// Fail (exit 1) when a figure is below the thresholds in this TOML file
+    #[arg(long, value_name = "FILE")]
+    pub gate: Option<PathBuf>,
+    /// List every disagreement, not only the dangerous ones
+    #[arg(long)]
+    pub all_misses: bool,
+    #[command(flatten)]
+    pub rules: RulesOption,
+}
+
+#[derive(Debug, Args)]
+pub struct RulesArgs {
+    #[command(subcommand)]
+    pub command: RulesCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// Load the rules and report every problem with its file and field
+    Check {
+        /// A rule directory (default: the built-in rules)
+        dir: Option<PathBuf>,
+    },
+    /// Run every rule's own examples; report Missing and Noisy cases
+    Test {
+        /// A rule directory (default: the built-in rules)
+        dir: Option<PathBuf>,
+    },
+    /// Print what a rule detects, why it matters, its match and its examples
+    Explain {
+        rule_id: String,
+        #[command(flatten)]
+        rules: RulesOption,
+    },
+    /// List every rule with its stage and message
+    List {
+        #[command(flatten)]
+        rules: RulesOption,
+        #[arg(long, short, value_enum, default_value = "table")]
+        format: Format,
+    },
+}
+
+fn parse_risk(s: &str) -> Result<Risk, String> {
+    s.parse()
+}

@@ -1,0 +1,12 @@
+//! `catalog`: an open, offline, explainable risk catalog of MCP tools.
+//!
+//! The pipeline is crawl → classify → store/index → export. This crate holds the classifier
+//! (`classify`), the readers for tool lists (`input`), the quality measurement (`quality`), the
+//! report types printed as JSON (`report`) and the command line (`cli`).
+
+pub mod classify;
+pub mod cli;
+pub mod input;
+pub mod model;
+pub mod quality;
+pub mod report;

@@ -1,0 +1,182 @@
+//! The JSON reports `catalog` prints with `--format json` / `jsonl`. These types map directly to
+//! the output; they are the serialisation boundary, so internal types stay unserialisable.
+//!
+//! Compatibility: keys are only ever added. A removal or change of meaning bumps `SCHEMA_VERSION`.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::model::{Evidence, Hint, ToolInput, Verdict};
+
+/// The version of every JSON report's layout.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// One tool's verdict. The keys `server`, `name`, `category`, `risk`, `confidence`, `hints`,
+/// `tags`, `reasons`, `findings`, `summary` are fixed.
+#[derive(Debug, Serialize)]
+pub struct ToolVerdict<'a> {
+    pub server: Option<&'a str>,
+    pub name: &'a str,
+    pub category: &'static str,
+    pub risk: &'static str,
+    pub confidence: f64,
+    /// Predicted MCP annotations, as a careful author would set them.
+    pub hints: BTreeMap<&'static str, bool>,
+    pub tags: &'a [String],
+    pub reasons: Vec<ReasonJson<'a>>,
+    pub findings: Vec<FindingJson<'a>>,
+    pub summary: &'a str,
+    /// The hints in MCP's own spelling, ready to paste into a server (`readOnlyHint`, ...).
+    pub suggested_annotations: BTreeMap<&'static str, bool>,
+    /// Where the tool was in the input (`tools[3]`, `line 7`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<&'a str>,
+    /// With `--explain`: the confidence and risk arithmetic.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub explain: Option<ExplainJson>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ReasonJson<'a> {
+    pub rule: &'a str,
+    pub message: &'a str,
+    pub evidence: Vec<EvidenceJson<'a>>,
+    pub effect: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+pub struct EvidenceJson<'a> {
+    pub field: &'static str,
+    pub text: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FindingJson<'a> {
+    pub rule: &'a str,
+    pub severity: &'static str,
+    pub message: &'a str,
+    pub evidence: Vec<EvidenceJson<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ExplainJson {
+    pub confidence_steps: Vec<String>,
+    pub risk_steps: Vec<String>,
+}
+
+fn evidence(list: &[Evidence]) -> Vec<EvidenceJson<'_>> {
+    list.iter().map(|e| EvidenceJson { field: e.field.as_str(), text: &e.text }).collect()
+}
+
+impl<'a> ToolVerdict<'a> {
+    pub fn new(tool: &'a ToolInput, v: &'a Verdict, location: Option<&'a str>, explain: bool) -> Self {
+        ToolVerdict {
+            server: tool.server.as_deref(),
+            name: &tool.name,
+            category: v.category.as_str(),
+            risk: v.risk.as_str(),
+            confidence: v.confidence,
+            hints: Hint::ALL.iter().map(|h| (h.as_str(), v.hints.get(*h))).collect(),
+            tags: &v.tags,
+            reasons: v
+                .reasons
+                .iter()
+                .map(|r| ReasonJson { rule: &r.rule_id, message: &r.message, evidence: evidence(&r.evidence), effect: &r.effect })
+                .collect(),
+            findings: v
+                .findings
+                .iter()
+                .map(|f| FindingJson {
+                    rule: &f.rule_id,
+                    severity: f.severity.as_str(),
+                    message: &f.message,
+                    evidence: evidence(&f.evidence),
+                })
+                .collect(),
+            summary: &v.summary,
+            suggested_annotations: Hint::ALL.iter().map(|h| (h.mcp_name(), v.hints.get(*h))).collect(),
+            location,
+            explain: explain.then(|| ExplainJson {
+                confidence_steps: v.confidence_steps.iter().map(|s| format!("{:.2} → {:.2}: {}", s.from, s.to, s.why)).collect(),
+                risk_steps: v.risk_steps.clone(),
+            }),
+        }
+    }
+}
+
+/// A record that could not be used.
+#[derive(Debug, Serialize)]
+pub struct ProblemJson<'a> {
+    pub location: &'a str,
+    pub message: &'a str,
+}
+
+/// The end of a `classify --format json` report (the `tools` array is streamed before it).
+#[derive(Debug, Serialize)]
+pub struct ClassifyTotals<'a> {
+    pub tools: usize,
+    pub by_category: BTreeMap<&'static str, usize>,
+    pub by_risk: BTreeMap<&'static str, usize>,
+    pub problems: Vec<ProblemJson<'a>>,
+}
+
+/// Scores of one classifier on a labelled set.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Scores {
+    /// Read versus not read.
+    pub read_only_accuracy: f64,
+    /// read / write / delete.
+    pub three_way_accuracy: f64,
+    pub per_class: BTreeMap<&'static str, ClassScores>,
+    /// `confusion[label][predicted]`.
+    pub confusion: BTreeMap<&'static str, BTreeMap<&'static str, usize>>,
+    /// Tools the author says are not read-only that were predicted read-only.
+    pub dangerous_misses: usize,
+    /// `dangerous_misses` over the tools that are not read-only.
+    pub dangerous_miss_rate: f64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ClassScores {
+    pub precision: f64,
+    pub recall: f64,
+    pub f1: f64,
+    pub support: usize,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ServerScores {
+    pub server: String,
+    pub tools: usize,
+    pub three_way_accuracy: f64,
+    pub read_only_accuracy: f64,
+    pub baseline_three_way_accuracy: f64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Miss {
+    pub server: String,
+    pub name: String,
+    pub label: &'static str,
+    pub predicted: &'static str,
+    pub category: &'static str,
+    pub confidence: f64,
+}
+
+/// `catalog eval --format json`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct EvalReport {
+    pub schema_version: u32,
+    pub rules_version: String,
+    pub records: usize,
+    pub skipped: Vec<String>,
+    pub label_counts: BTreeMap<&'static str, usize>,
+    pub classifier: Scores,
+    pub baseline: Scores,
+    pub per_server: Vec<ServerScores>,
+    /// Author says not read-only, classifier says read-only.
+    pub dangerous_misses: Vec<Miss>,
+    /// Every other disagreement, for tuning.
+    pub other_misses: Vec<Miss>,
+}
