@@ -115,7 +115,7 @@ pub struct ProblemJson<'a> {
 /// The end of a `classify --format json` report (the `tools` array is streamed before it).
 #[derive(Debug, Serialize)]
 pub struct ClassifyTotals<'a> {
-    pub tools: usize,
+    pub tool_count: usize,
     pub by_category: BTreeMap<&'static str, usize>,
     pub by_risk: BTreeMap<&'static str, usize>,
     pub problems: Vec<ProblemJson<'a>>,

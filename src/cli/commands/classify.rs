@@ -123,7 +123,7 @@ pub(super) fn run(args: ClassifyArgs, io: &mut Io<'_>) -> Result<Status> {
     match format {
         Format::Json => {
             let totals = ClassifyTotals {
-                tools: summary.tools,
+                tool_count: summary.tools,
                 by_category,
                 by_risk,
                 problems: summary.problems.iter().map(|p| ProblemJson { location: &p.location, message: &p.message }).collect(),
