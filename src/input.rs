@@ -5,7 +5,7 @@
 //! a bad record is reported by its location and the others still arrive, and a whole-file
 //! problem (not JSON at all, truncated) keeps what was read before it.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::fmt;
 
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -73,18 +73,13 @@ pub fn parse_record(value: &Value) -> Result<ToolInput, String> {
         Some(other) => return Err(format!("`name` must be a string, found {}", kind(other))),
         None => return Err("no `name` field".into()),
     };
-    let name = if name.chars().count() > MAX_NAME_CHARS {
-        name.chars().take(MAX_NAME_CHARS).collect()
-    } else {
-        name.clone()
-    };
+    let name =
+        if name.chars().count() > MAX_NAME_CHARS { name.chars().take(MAX_NAME_CHARS).collect() } else { name.clone() };
     let text = |key: &str| obj.get(key).and_then(Value::as_str).map(str::to_string);
     let annotations = obj.get("annotations").and_then(parse_annotations);
-    let title = text("title").or_else(|| {
-        obj.get("annotations").and_then(|a| a.get("title")).and_then(Value::as_str).map(str::to_string)
-    });
-    let input_schema =
-        obj.get("input_schema").or_else(|| obj.get("inputSchema")).filter(|v| v.is_object()).cloned();
+    let title = text("title")
+        .or_else(|| obj.get("annotations").and_then(|a| a.get("title")).and_then(Value::as_str).map(str::to_string));
+    let input_schema = obj.get("input_schema").or_else(|| obj.get("inputSchema")).filter(|v| v.is_object()).cloned();
     let siblings = obj
         .get("siblings")
         .and_then(Value::as_array)
@@ -175,7 +170,9 @@ pub fn read_tools(
                         summary.format = Some(InputFormat::Object);
                         emit(&mut summary, &value, "object");
                     }
-                    Err(e) => summary.problems.push(InputProblem { location: "file".into(), message: format!("invalid JSON: {e}") }),
+                    Err(e) => summary
+                        .problems
+                        .push(InputProblem { location: "file".into(), message: format!("invalid JSON: {e}") }),
                 },
                 Err(e) if e.is_syntax() && e.line() > 1 && looks_like_jsonl(trimmed) => {
                     summary.format = Some(InputFormat::Jsonl);
@@ -188,7 +185,9 @@ pub fn read_tools(
                         on_names(&collect_names(trimmed, true));
                         stream_array(trimmed, true, &mut summary, &mut emit);
                     } else {
-                        summary.problems.push(InputProblem { location: "file".into(), message: format!("invalid JSON: {e}") });
+                        summary
+                            .problems
+                            .push(InputProblem { location: "file".into(), message: format!("invalid JSON: {e}") });
                     }
                 }
                 Err(e) => summary.problems.push(InputProblem {
@@ -283,12 +282,24 @@ impl<'de> Deserialize<'de> for IsArray {
                 while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
                 Ok(IsArray(false))
             }
-            fn visit_bool<E>(self, _: bool) -> Result<IsArray, E> { Ok(IsArray(false)) }
-            fn visit_i64<E>(self, _: i64) -> Result<IsArray, E> { Ok(IsArray(false)) }
-            fn visit_u64<E>(self, _: u64) -> Result<IsArray, E> { Ok(IsArray(false)) }
-            fn visit_f64<E>(self, _: f64) -> Result<IsArray, E> { Ok(IsArray(false)) }
-            fn visit_str<E>(self, _: &str) -> Result<IsArray, E> { Ok(IsArray(false)) }
-            fn visit_unit<E>(self) -> Result<IsArray, E> { Ok(IsArray(false)) }
+            fn visit_bool<E>(self, _: bool) -> Result<IsArray, E> {
+                Ok(IsArray(false))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<IsArray, E> {
+                Ok(IsArray(false))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<IsArray, E> {
+                Ok(IsArray(false))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<IsArray, E> {
+                Ok(IsArray(false))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<IsArray, E> {
+                Ok(IsArray(false))
+            }
+            fn visit_unit<E>(self) -> Result<IsArray, E> {
+                Ok(IsArray(false))
+            }
         }
         d.deserialize_any(V)
     }
@@ -320,12 +331,24 @@ impl<'de> Deserialize<'de> for ResultShape {
                 while seq.next_element::<IgnoredAny>()?.is_some() {}
                 Ok(ResultShape(false))
             }
-            fn visit_bool<E>(self, _: bool) -> Result<ResultShape, E> { Ok(ResultShape(false)) }
-            fn visit_i64<E>(self, _: i64) -> Result<ResultShape, E> { Ok(ResultShape(false)) }
-            fn visit_u64<E>(self, _: u64) -> Result<ResultShape, E> { Ok(ResultShape(false)) }
-            fn visit_f64<E>(self, _: f64) -> Result<ResultShape, E> { Ok(ResultShape(false)) }
-            fn visit_str<E>(self, _: &str) -> Result<ResultShape, E> { Ok(ResultShape(false)) }
-            fn visit_unit<E>(self) -> Result<ResultShape, E> { Ok(ResultShape(false)) }
+            fn visit_bool<E>(self, _: bool) -> Result<ResultShape, E> {
+                Ok(ResultShape(false))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<ResultShape, E> {
+                Ok(ResultShape(false))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<ResultShape, E> {
+                Ok(ResultShape(false))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<ResultShape, E> {
+                Ok(ResultShape(false))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<ResultShape, E> {
+                Ok(ResultShape(false))
+            }
+            fn visit_unit<E>(self) -> Result<ResultShape, E> {
+                Ok(ResultShape(false))
+            }
         }
         d.deserialize_any(V)
     }
@@ -442,15 +465,6 @@ pub fn sibling_key(tool: &ToolInput) -> (Option<String>, Vec<String>) {
     names.sort();
     names.dedup();
     (tool.server.clone(), names)
-}
-
-/// Counts of tools per server, for reports.
-pub fn count_by_server<'a>(tools: impl Iterator<Item = &'a ToolInput>) -> BTreeMap<String, usize> {
-    let mut map = BTreeMap::new();
-    for t in tools {
-        *map.entry(t.server.clone().unwrap_or_default()).or_insert(0) += 1;
-    }
-    map
 }
 
 #[cfg(test)]

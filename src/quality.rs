@@ -17,8 +17,9 @@ use crate::report::{ClassScores, EvalReport, Miss, Scores, ServerScores, SCHEMA_
 const LABELS: [Category; 3] = [Category::Read, Category::Write, Category::Delete];
 
 /// The baseline's read verbs: a first name token in this list predicts read.
-pub const BASELINE_READ: &[&str] =
-    &["get", "list", "read", "search", "find", "fetch", "query", "show", "describe", "view", "lookup", "check", "count"];
+pub const BASELINE_READ: &[&str] = &[
+    "get", "list", "read", "search", "find", "fetch", "query", "show", "describe", "view", "lookup", "check", "count",
+];
 /// The baseline's delete verbs: a first name token in this list predicts delete.
 pub const BASELINE_DELETE: &[&str] = &["delete", "remove", "rm", "del", "destroy", "drop", "purge", "erase"];
 
@@ -177,7 +178,8 @@ pub fn scores(pairs: &[(Category, Category)]) -> Scores {
             let support = pairs.iter().filter(|(l, _)| *l == c).count();
             let precision = ratio(tp, predicted);
             let recall = ratio(tp, support);
-            let f1 = if precision + recall > 0.0 { round4(2.0 * precision * recall / (precision + recall)) } else { 0.0 };
+            let f1 =
+                if precision + recall > 0.0 { round4(2.0 * precision * recall / (precision + recall)) } else { 0.0 };
             (c.as_str(), ClassScores { precision, recall, f1, support })
         })
         .collect();
@@ -205,13 +207,22 @@ impl Gate {
     pub fn failures(&self, s: &Scores) -> Vec<String> {
         let mut out = Vec::new();
         if s.read_only_accuracy < self.min_read_only_accuracy {
-            out.push(format!("read-only accuracy {:.4} is below {:.4}", s.read_only_accuracy, self.min_read_only_accuracy));
+            out.push(format!(
+                "read-only accuracy {:.4} is below {:.4}",
+                s.read_only_accuracy, self.min_read_only_accuracy
+            ));
         }
         if s.three_way_accuracy < self.min_three_way_accuracy {
-            out.push(format!("three-way accuracy {:.4} is below {:.4}", s.three_way_accuracy, self.min_three_way_accuracy));
+            out.push(format!(
+                "three-way accuracy {:.4} is below {:.4}",
+                s.three_way_accuracy, self.min_three_way_accuracy
+            ));
         }
         if s.dangerous_miss_rate > self.max_dangerous_miss_rate {
-            out.push(format!("dangerous-miss rate {:.4} is above {:.4}", s.dangerous_miss_rate, self.max_dangerous_miss_rate));
+            out.push(format!(
+                "dangerous-miss rate {:.4} is above {:.4}",
+                s.dangerous_miss_rate, self.max_dangerous_miss_rate
+            ));
         }
         out
     }

@@ -82,7 +82,12 @@ impl<'a> ToolVerdict<'a> {
             reasons: v
                 .reasons
                 .iter()
-                .map(|r| ReasonJson { rule: &r.rule_id, message: &r.message, evidence: evidence(&r.evidence), effect: &r.effect })
+                .map(|r| ReasonJson {
+                    rule: &r.rule_id,
+                    message: &r.message,
+                    evidence: evidence(&r.evidence),
+                    effect: &r.effect,
+                })
                 .collect(),
             findings: v
                 .findings
@@ -98,7 +103,11 @@ impl<'a> ToolVerdict<'a> {
             suggested_annotations: Hint::ALL.iter().map(|h| (h.mcp_name(), v.hints.get(*h))).collect(),
             location,
             explain: explain.then(|| ExplainJson {
-                confidence_steps: v.confidence_steps.iter().map(|s| format!("{:.2} → {:.2}: {}", s.from, s.to, s.why)).collect(),
+                confidence_steps: v
+                    .confidence_steps
+                    .iter()
+                    .map(|s| format!("{:.2} → {:.2}: {}", s.from, s.to, s.why))
+                    .collect(),
                 risk_steps: v.risk_steps.clone(),
             }),
         }

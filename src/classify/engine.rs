@@ -6,9 +6,7 @@ use regex::SetMatches;
 
 use super::features::{name_words, Features, SiblingContext};
 use super::rules::{Cond, Rule, RuleSet, Stage};
-use crate::model::{
-    Category, ConfidenceStep, Evidence, Field, Finding, Hint, Reason, Risk, ToolInput, Verdict,
-};
+use crate::model::{Category, ConfidenceStep, Evidence, Field, Finding, Hint, Reason, Risk, ToolInput, Verdict};
 
 /// Confidence when no rule voted: the tool is treated as a write, and says so.
 const NO_EVIDENCE_CONFIDENCE: f64 = 0.40;
@@ -52,10 +50,7 @@ impl RuleSet {
     /// Builds the sibling context for a server once, to classify many of its tools.
     pub fn sibling_context<S: AsRef<str>>(&self, siblings: &[S]) -> SiblingContext {
         let set = self.sets.by_field.get(&Field::Siblings).map(|(set, _)| set);
-        let mut ctx = SiblingContext {
-            counts: vec![0; set.map_or(0, |s| s.len())],
-            ..SiblingContext::default()
-        };
+        let mut ctx = SiblingContext { counts: vec![0; set.map_or(0, |s| s.len())], ..SiblingContext::default() };
         for s in siblings {
             let words = name_words(s.as_ref()).join(" ");
             if !ctx.names.insert(words.clone()) {
@@ -111,10 +106,8 @@ impl RuleSet {
             }
         }
         // Highest weight wins; on a tie the more severe category wins.
-        let winner = best
-            .iter()
-            .max_by(|a, b| a.1 .0.total_cmp(&b.1 .0).then(a.0.cmp(b.0)))
-            .map(|(c, (w, r))| (*c, *w, *r));
+        let winner =
+            best.iter().max_by(|a, b| a.1 .0.total_cmp(&b.1 .0).then(a.0.cmp(b.0))).map(|(c, (w, r))| (*c, *w, *r));
 
         let mut steps = Vec::new();
         let mut conf;
@@ -133,18 +126,24 @@ impl RuleSet {
                     let names: Vec<&str> = fields.iter().map(|f| f.as_str()).collect();
                     push_step(&mut steps, &mut conf, CORROBORATION_BONUS, format!("{} agree", names.join(" and ")));
                 }
-                let opposing = best
-                    .iter()
-                    .filter(|(oc, _)| **oc != c)
-                    .max_by(|a, b| a.1 .0.total_cmp(&b.1 .0));
+                let opposing = best.iter().filter(|(oc, _)| **oc != c).max_by(|a, b| a.1 .0.total_cmp(&b.1 .0));
                 if let Some((oc, (ow, or))) = opposing {
                     let penalty = if *ow >= STRONG_CONFLICT { STRONG_CONFLICT_PENALTY } else { WEAK_CONFLICT_PENALTY };
-                    push_step(&mut steps, &mut conf, -penalty, format!("conflicting evidence for {oc}: {} ({ow:.2})", or.id));
+                    push_step(
+                        &mut steps,
+                        &mut conf,
+                        -penalty,
+                        format!("conflicting evidence for {oc}: {} ({ow:.2})", or.id),
+                    );
                 }
             }
             None => {
                 conf = NO_EVIDENCE_CONFIDENCE;
-                steps.push(ConfidenceStep { from: 0.0, to: conf, why: "no rule recognised the tool; treated as a write".into() });
+                steps.push(ConfidenceStep {
+                    from: 0.0,
+                    to: conf,
+                    why: "no rule recognised the tool; treated as a write".into(),
+                });
             }
         }
         if m.f.description.trim().is_empty() {
@@ -153,8 +152,12 @@ impl RuleSet {
         if m.f.verbs.is_empty() {
             push_step(&mut steps, &mut conf, -UNKNOWN_VERB_PENALTY, "no known verb in the name".into());
         }
+        // A rule's tags count only when its reading won: the tags of a losing vote (say,
+        // `code-execution` from "runs a query" on a read-only SQL tool) would mislabel the tool.
         for rule in &fired {
-            state.tags.extend(rule.effect.tags.iter().cloned());
+            if rule.effect.category.is_none_or(|c| c == state.category) {
+                state.tags.extend(rule.effect.tags.iter().cloned());
+            }
         }
 
         // Stage 2: verdict rules, in order, see the category and the tags.
@@ -263,10 +266,10 @@ impl RuleSet {
             }
             Cond::Re { field, idx, .. } => m.sets.get(field).is_some_and(|s| s.matched(*idx)),
             Cond::Annotation(h, v) => m.tool.annotations.as_ref().and_then(|a| a.get(*h)) == Some(*v),
-            Cond::HasDescription(b) => !m.f.description.trim().is_empty() == *b,
+            Cond::HasDescription(b) => m.f.description.trim().is_empty() != *b,
             Cond::HasAnnotations(b) => m.tool.annotations.as_ref().is_some_and(|a| !a.is_empty()) == *b,
             Cond::DescriptionLongerThan(n) => m.f.description.chars().count() > *n,
-            Cond::NoVotes(b) => !state.voted == *b,
+            Cond::NoVotes(b) => state.voted != *b,
             Cond::NoVerb(b) => m.f.verbs.is_empty() == *b,
             Cond::ReadonlyTwin(b) => m.ctx.has_readonly_twin(&m.f.name) == *b,
             Cond::Category(list) => list.contains(&state.category),
@@ -287,8 +290,7 @@ impl RuleSet {
             }
             Cond::Re { field: Field::Siblings, idx, .. } => {
                 let re = &self.sets.by_field[&Field::Siblings].1[*idx];
-                let hits: Vec<&str> =
-                    m.ctx.text.lines().filter(|l| *l != m.f.name && re.is_match(l)).take(3).collect();
+                let hits: Vec<&str> = m.ctx.text.lines().filter(|l| *l != m.f.name && re.is_match(l)).take(3).collect();
                 if !hits.is_empty() {
                     out.push(Evidence { field: Field::Siblings, text: clip(&hits.join(", ")) });
                 }
@@ -318,7 +320,10 @@ impl RuleSet {
                 }
             }
             Cond::DescriptionLongerThan(n) => {
-                out.push(Evidence { field: Field::Description, text: format!("{} characters (over {n})", m.f.description.chars().count()) });
+                out.push(Evidence {
+                    field: Field::Description,
+                    text: format!("{} characters (over {n})", m.f.description.chars().count()),
+                });
             }
             Cond::HasDescription(true)
             | Cond::HasAnnotations(_)

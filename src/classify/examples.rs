@@ -45,9 +45,7 @@ pub fn run_examples(set: &RuleSet) -> ExampleReport {
     let mut report = ExampleReport { rules: set.rules().len(), ..ExampleReport::default() };
     for rule in set.rules() {
         let (flag, pass) = &rule.examples;
-        for (examples, must_fire, status) in
-            [(flag, true, CaseStatus::Missing), (pass, false, CaseStatus::Noisy)]
-        {
+        for (examples, must_fire, status) in [(flag, true, CaseStatus::Missing), (pass, false, CaseStatus::Noisy)] {
             for ex in examples {
                 report.cases += 1;
                 let verdict = set.classify(&ex.tool);

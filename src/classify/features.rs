@@ -72,9 +72,7 @@ pub fn find_verbs(words: &[String], lex: &Lexicon) -> Vec<String> {
         return Vec::new();
     };
     if lex.dual.contains(&words[primary]) {
-        if let Some(later) =
-            (primary + 1..words.len()).find(|&i| is_verb(i) && !lex.dual.contains(&words[i]))
-        {
+        if let Some(later) = (primary + 1..words.len()).find(|&i| is_verb(i) && !lex.dual.contains(&words[i])) {
             primary = later;
         }
     }
@@ -183,11 +181,9 @@ fn collect_params(
 fn schema_type(prop: &serde_json::Value) -> &str {
     match prop.get("type") {
         Some(serde_json::Value::String(s)) => s,
-        Some(serde_json::Value::Array(list)) => list
-            .iter()
-            .filter_map(|v| v.as_str())
-            .find(|t| *t != "null")
-            .unwrap_or("any"),
+        Some(serde_json::Value::Array(list)) => {
+            list.iter().filter_map(|v| v.as_str()).find(|t| *t != "null").unwrap_or("any")
+        }
         _ => {
             if prop.get("properties").is_some() {
                 "object"
@@ -204,13 +200,7 @@ fn enum_values(prop: &serde_json::Value) -> impl Iterator<Item = &str> {
     let direct = prop.get("enum").and_then(|e| e.as_array());
     let items = prop.get("items").and_then(|i| i.get("enum")).and_then(|e| e.as_array());
     let consts = prop.get("const").and_then(|c| c.as_str());
-    direct
-        .into_iter()
-        .chain(items)
-        .flatten()
-        .filter_map(|v| v.as_str())
-        .chain(consts)
-        .take(64)
+    direct.into_iter().chain(items).flatten().filter_map(|v| v.as_str()).chain(consts).take(64)
 }
 
 /// What the sibling tools say about the server, computed once per sibling list by
@@ -306,5 +296,4 @@ mod tests {
         assert!(f.params.contains("force:boolean\n"));
         assert!(f.enums.contains("action=delete_all\n"));
     }
-
 }

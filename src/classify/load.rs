@@ -339,10 +339,7 @@ pub fn load_sources(sources: Vec<(String, String)>) -> Result<RuleSet, RuleProbl
                     Ok(_) => ctx.problem("tables", "the tables are defined twice"),
                     Err(e) => ctx.problem("tables", e.to_string().trim_end().to_string()),
                 },
-                other => ctx.problem(
-                    other,
-                    "unknown top-level key, expected `[[rule]]`, `[lexicon]` or `[tables]`",
-                ),
+                other => ctx.problem(other, "unknown top-level key, expected `[[rule]]`, `[lexicon]` or `[tables]`"),
             }
         }
     }
@@ -356,18 +353,14 @@ pub fn load_sources(sources: Vec<(String, String)>) -> Result<RuleSet, RuleProbl
             None
         }
     };
-    let raw_lex = lexicon.unwrap_or(RawLexicon {
-        dual: Vec::new(),
-        noun_phrases: Vec::new(),
-        conjunctions: Vec::new(),
-    });
+    let raw_lex =
+        lexicon.unwrap_or(RawLexicon { dual: Vec::new(), noun_phrases: Vec::new(), conjunctions: Vec::new() });
 
     let mut bank = PatternBank::default();
     let mut rules = Vec::new();
     let mut seen: HashMap<String, String> = HashMap::new();
     let mut verbs = HashSet::new();
-    let known_tags: HashSet<String> =
-        tables.as_ref().map(|t| t.tags.keys().cloned().collect()).unwrap_or_default();
+    let known_tags: HashSet<String> = tables.as_ref().map(|t| t.tags.keys().cloned().collect()).unwrap_or_default();
 
     for (file, raw) in raw_rules {
         ctx.file = file.clone();
@@ -433,9 +426,7 @@ pub fn load_sources(sources: Vec<(String, String)>) -> Result<RuleSet, RuleProbl
 
 fn is_kebab(id: &str) -> bool {
     !id.is_empty()
-        && id.split('-').all(|w| {
-            !w.is_empty() && w.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-        })
+        && id.split('-').all(|w| !w.is_empty() && w.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()))
 }
 
 fn parse_category(s: &str, field: &str, ctx: &mut Ctx) -> Option<Category> {
@@ -487,8 +478,7 @@ fn compile_match(
         }
     }
     if m.siblings.is_some() {
-        match regex(Field::Siblings, "siblings", &m.siblings, m.siblings_min.unwrap_or(1).max(1), ctx)
-        {
+        match regex(Field::Siblings, "siblings", &m.siblings, m.siblings_min.unwrap_or(1).max(1), ctx) {
             Some(c) => conds.push(c),
             None => ok = false,
         }
@@ -535,7 +525,10 @@ fn compile_match(
     }
     if let Some(b) = m.no_votes {
         if stage == Stage::Signal {
-            ctx.problem(format!("{path}.no_votes"), "`no_votes` can only be matched after the vote (verdict or finding stage)");
+            ctx.problem(
+                format!("{path}.no_votes"),
+                "`no_votes` can only be matched after the vote (verdict or finding stage)",
+            );
             ok = false;
         }
         conds.push(Cond::NoVotes(b));
@@ -744,8 +737,11 @@ fn compile_tables(raw: RawTables, ctx: &mut Ctx) -> Option<Tables> {
             ctx.problem(format!("tables.risk.raise[{i}].tag"), format!("undeclared tag `{}`", r.tag));
             ok = false;
         }
-        let cats: Vec<Category> =
-            r.categories.iter().filter_map(|c| parse_category(c, &format!("tables.risk.raise[{i}].categories"), ctx)).collect();
+        let cats: Vec<Category> = r
+            .categories
+            .iter()
+            .filter_map(|c| parse_category(c, &format!("tables.risk.raise[{i}].categories"), ctx))
+            .collect();
         ok &= cats.len() == r.categories.len();
         raises.push((r.tag.clone(), cats, r.why.clone()));
     }
@@ -755,11 +751,19 @@ fn compile_tables(raw: RawTables, ctx: &mut Ctx) -> Option<Tables> {
             ok = false;
             continue;
         };
-        let mut h = crate::model::Hints { read_only: c == Category::Read, destructive: false, idempotent: false, open_world: false };
+        let mut h = crate::model::Hints {
+            read_only: c == Category::Read,
+            destructive: false,
+            idempotent: false,
+            open_world: false,
+        };
         for (name, v) in map {
             match name.parse::<Hint>() {
                 Ok(Hint::ReadOnly) if *v != (c == Category::Read) => {
-                    ctx.problem(format!("tables.hints.{k}.read_only"), "read_only must be true for read and only for read");
+                    ctx.problem(
+                        format!("tables.hints.{k}.read_only"),
+                        "read_only must be true for read and only for read",
+                    );
                     ok = false;
                 }
                 Ok(hint) => h.set(hint, *v),

@@ -34,7 +34,11 @@ pub enum Cond {
     /// The name's action verb (or a verb joined to it) is one of these words.
     Verb(HashSet<String>),
     /// Pattern `idx` of `field`'s regex set matches, at least `min` times (lines, for siblings).
-    Re { field: Field, idx: usize, min: usize },
+    Re {
+        field: Field,
+        idx: usize,
+        min: usize,
+    },
     /// The server declared this hint with this value.
     Annotation(Hint, bool),
     HasDescription(bool),

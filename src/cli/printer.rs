@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 
-use crate::classify::{RuleProblems, RuleSet};
 use crate::classify::rules::{Rule, Stage};
+use crate::classify::{RuleProblems, RuleSet};
 use crate::model::{Evidence, Hint, ToolInput, Verdict};
 use crate::report::{EvalReport, Scores};
 
@@ -48,7 +48,8 @@ pub(super) fn table_row(out: &mut dyn Write, tool: &ToolInput, v: &Verdict) -> i
         Some(s) => format!("{}/{}", visible(s), visible(&tool.name)),
         None => visible(&tool.name),
     };
-    let findings: Vec<&str> = v.findings.iter().filter(|f| f.rule_id != "missing-annotations").map(|f| f.rule_id.as_str()).collect();
+    let findings: Vec<&str> =
+        v.findings.iter().filter(|f| f.rule_id != "missing-annotations").map(|f| f.rule_id.as_str()).collect();
     writeln!(
         out,
         "{:<9} {:<9} {:>4.2}  {:<40} {:<28} {}",
@@ -73,7 +74,13 @@ pub(super) fn table_footer(
 
 fn evidence(list: &[Evidence]) -> String {
     list.iter()
-        .map(|e| if e.text.is_empty() { format!("{} (empty)", e.field) } else { format!("{}: {:?}", e.field, visible(&e.text)) })
+        .map(|e| {
+            if e.text.is_empty() {
+                format!("{} (empty)", e.field)
+            } else {
+                format!("{}: {:?}", e.field, visible(&e.text))
+            }
+        })
         .collect::<Vec<_>>()
         .join("; ")
 }
@@ -180,7 +187,14 @@ fn scores_line(out: &mut dyn Write, label: &str, ours: f64, base: f64) -> io::Re
 
 pub(super) fn eval_report(out: &mut dyn Write, r: &EvalReport, all_misses: bool) -> io::Result<()> {
     let counts: Vec<String> = r.label_counts.iter().map(|(k, v)| format!("{k} {v}")).collect();
-    writeln!(out, "records: {} ({}); skipped: {}; rules {}", r.records, counts.join(", "), r.skipped.len(), r.rules_version)?;
+    writeln!(
+        out,
+        "records: {} ({}); skipped: {}; rules {}",
+        r.records,
+        counts.join(", "),
+        r.skipped.len(),
+        r.rules_version
+    )?;
     writeln!(out)?;
     writeln!(out, "  {:<34} {:>10} {:>10}", "", "catalog", "baseline")?;
     let (c, b) = (&r.classifier, &r.baseline);
@@ -211,12 +225,20 @@ pub(super) fn eval_report(out: &mut dyn Write, r: &EvalReport, all_misses: bool)
     }
     writeln!(out, "\ndangerous misses (author: not read-only; catalog: read-only): {}", r.dangerous_misses.len())?;
     for m in &r.dangerous_misses {
-        writeln!(out, "  {} / {}  label {}  (category {}, confidence {:.2})", m.server, m.name, m.label, m.category, m.confidence)?;
+        writeln!(
+            out,
+            "  {} / {}  label {}  (category {}, confidence {:.2})",
+            m.server, m.name, m.label, m.category, m.confidence
+        )?;
     }
     if all_misses {
         writeln!(out, "\nother disagreements: {}", r.other_misses.len())?;
         for m in &r.other_misses {
-            writeln!(out, "  {} / {}  label {} predicted {}  (category {}, confidence {:.2})", m.server, m.name, m.label, m.predicted, m.category, m.confidence)?;
+            writeln!(
+                out,
+                "  {} / {}  label {} predicted {}  (category {}, confidence {:.2})",
+                m.server, m.name, m.label, m.predicted, m.category, m.confidence
+            )?;
         }
     }
     Ok(())

@@ -53,7 +53,11 @@ pub(super) fn run(args: ClassifyArgs, io: &mut Io<'_>) -> Result<Status> {
     } else {
         let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
         String::from_utf8(bytes).map_err(|e| {
-            anyhow::anyhow!("{} is not UTF-8 text (first bad byte at offset {})", path.display(), e.utf8_error().valid_up_to())
+            anyhow::anyhow!(
+                "{} is not UTF-8 text (first bad byte at offset {})",
+                path.display(),
+                e.utf8_error().valid_up_to()
+            )
         })?
     };
 
@@ -65,7 +69,11 @@ pub(super) fn run(args: ClassifyArgs, io: &mut Io<'_>) -> Result<Status> {
     let mut write_error: Option<std::io::Error> = None;
     let mut first = true;
     if format == Format::Json {
-        write!(io.out, "{{\"schema_version\":{SCHEMA_VERSION},\"rules_version\":{},\"tools\":[", serde_json::to_string(rules.version())?)?;
+        write!(
+            io.out,
+            "{{\"schema_version\":{SCHEMA_VERSION},\"rules_version\":{},\"tools\":[",
+            serde_json::to_string(rules.version())?
+        )?;
     } else if format == Format::Table {
         printer::table_header(io.out)?;
     }
@@ -100,15 +108,20 @@ pub(super) fn run(args: ClassifyArgs, io: &mut Io<'_>) -> Result<Status> {
                         printer::table_row(out, &tool, &verdict)
                     }
                 }
-                Format::Jsonl => serde_json::to_writer(&mut *out, &ToolVerdict::new(&tool, &verdict, Some(location), args.explain))
-                    .map_err(std::io::Error::from)
-                    .and_then(|()| out.write_all(b"\n")),
+                Format::Jsonl => {
+                    serde_json::to_writer(&mut *out, &ToolVerdict::new(&tool, &verdict, Some(location), args.explain))
+                        .map_err(std::io::Error::from)
+                        .and_then(|()| out.write_all(b"\n"))
+                }
                 Format::Json => {
                     let sep: &[u8] = if first { b"" } else { b"," };
                     first = false;
                     out.write_all(sep).and_then(|()| {
-                        serde_json::to_writer(&mut *out, &ToolVerdict::new(&tool, &verdict, Some(location), args.explain))
-                            .map_err(std::io::Error::from)
+                        serde_json::to_writer(
+                            &mut *out,
+                            &ToolVerdict::new(&tool, &verdict, Some(location), args.explain),
+                        )
+                        .map_err(std::io::Error::from)
                     })
                 }
             };
@@ -126,7 +139,11 @@ pub(super) fn run(args: ClassifyArgs, io: &mut Io<'_>) -> Result<Status> {
                 tool_count: summary.tools,
                 by_category,
                 by_risk,
-                problems: summary.problems.iter().map(|p| ProblemJson { location: &p.location, message: &p.message }).collect(),
+                problems: summary
+                    .problems
+                    .iter()
+                    .map(|p| ProblemJson { location: &p.location, message: &p.message })
+                    .collect(),
             };
             let totals = serde_json::to_string(&totals)?;
             // Splice the totals' fields after the streamed `tools` array.

@@ -1,6 +1,5 @@
 //! `catalog eval`: the classifier's quality on labelled tools, beside a verb-prefix baseline.
 
-
 use anyhow::{Context, Result};
 
 use super::load_rules;
@@ -14,7 +13,8 @@ pub(super) fn run(args: EvalArgs, io: &mut Io<'_>) -> Result<Status> {
     let text = std::fs::read_to_string(&args.file).with_context(|| format!("cannot read {}", args.file.display()))?;
     let gate: Option<Gate> = match &args.gate {
         Some(path) => {
-            let t = std::fs::read_to_string(path).with_context(|| format!("cannot read the gate file {}", path.display()))?;
+            let t = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the gate file {}", path.display()))?;
             Some(toml::from_str(&t).with_context(|| format!("the gate file {} is invalid", path.display()))?)
         }
         None => None,
@@ -24,7 +24,11 @@ pub(super) fn run(args: EvalArgs, io: &mut Io<'_>) -> Result<Status> {
         writeln!(io.err, "warning: {}: {s}", args.file.display())?;
     }
     if records.is_empty() {
-        writeln!(io.err, "error: no labelled records in {}; each line needs `name` and `label` (read, write or delete)", args.file.display())?;
+        writeln!(
+            io.err,
+            "error: no labelled records in {}; each line needs `name` and `label` (read, write or delete)",
+            args.file.display()
+        )?;
         return Ok(Status::Error);
     }
     let report = evaluate(&rules, &records, skipped);

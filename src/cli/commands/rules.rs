@@ -18,8 +18,12 @@ pub(super) fn run(args: RulesArgs, io: &mut Io<'_>) -> Result<Status> {
         RulesCommand::Explain { rule_id, rules } => {
             let set = load_rules(rules.rules.as_deref())?;
             let Some(rule) = set.rule(&rule_id) else {
-                let mut close: Vec<&str> =
-                    set.rules().iter().map(|r| r.id.as_str()).filter(|id| id.contains(&rule_id) || rule_id.contains(*id)).collect();
+                let mut close: Vec<&str> = set
+                    .rules()
+                    .iter()
+                    .map(|r| r.id.as_str())
+                    .filter(|id| id.contains(&rule_id) || rule_id.contains(*id))
+                    .collect();
                 close.truncate(5);
                 if close.is_empty() {
                     bail!("no rule `{rule_id}`; `catalog rules list` shows them all");
@@ -69,12 +73,6 @@ fn test(dir: Option<&Path>, io: &mut Io<'_>) -> Result<Status> {
     for f in &report.failures {
         writeln!(io.out, "{:<8} {} ({}): {}", f.status.as_str(), f.rule_id, f.file, f.example)?;
     }
-    writeln!(
-        io.out,
-        "{} rules, {} examples, {} failed",
-        report.rules,
-        report.cases,
-        report.failures.len()
-    )?;
+    writeln!(io.out, "{} rules, {} examples, {} failed", report.rules, report.cases, report.failures.len())?;
     Ok(if report.failures.is_empty() { Status::Success } else { Status::Failure })
 }
