@@ -161,3 +161,29 @@ impl RuleSet {
         &self.version
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::classify::load_default;
+    use crate::model::Category;
+
+    #[test]
+    fn adding_a_tag_never_lowers_the_risk() {
+        let set = load_default().expect("built-in rules load");
+        let t = set.tables();
+        let tags: Vec<String> = t.tags.keys().cloned().collect();
+        for c in Category::ALL {
+            // Every subset of every pair grows monotonically; the full set is the maximum.
+            let base = t.risk(*c, &[]).0;
+            let all = t.risk(*c, &tags).0;
+            for (i, a) in tags.iter().enumerate() {
+                let one = t.risk(*c, std::slice::from_ref(a)).0;
+                assert!(one >= base && one <= all, "{c} + {a}");
+                for b in &tags[i + 1..] {
+                    let two = t.risk(*c, &[a.clone(), b.clone()]).0;
+                    assert!(two >= one, "{c} + {a} + {b} lowered the risk");
+                }
+            }
+        }
+    }
+}
