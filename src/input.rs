@@ -65,35 +65,43 @@ pub struct InputSummary {
 
 /// Turns one JSON record into a tool. Unknown fields are ignored; `name` is required and must be
 /// a non-empty string.
-pub fn parse_record(value: &Value) -> Result<ToolInput, String> {
-    let obj = value.as_object().ok_or_else(|| format!("expected a JSON object, found {}", kind(value)))?;
-    let name = match obj.get("name") {
+pub fn parse_record(value: Value) -> Result<ToolInput, String> {
+    let mut obj = match value {
+        Value::Object(obj) => obj,
+        other => return Err(format!("expected a JSON object, found {}", kind(&other))),
+    };
+    let name = match obj.remove("name") {
         Some(Value::String(s)) if !s.trim().is_empty() => s,
         Some(Value::String(_)) => return Err("`name` is empty".into()),
-        Some(other) => return Err(format!("`name` must be a string, found {}", kind(other))),
+        Some(other) => return Err(format!("`name` must be a string, found {}", kind(&other))),
         None => return Err("no `name` field".into()),
     };
-    let name =
-        if name.chars().count() > MAX_NAME_CHARS { name.chars().take(MAX_NAME_CHARS).collect() } else { name.clone() };
-    let text = |key: &str| obj.get(key).and_then(Value::as_str).map(str::to_string);
+    let name = if name.chars().count() > MAX_NAME_CHARS { name.chars().take(MAX_NAME_CHARS).collect() } else { name };
+    let mut text = |key: &str| match obj.remove(key) {
+        Some(Value::String(s)) => Some(s),
+        _ => None,
+    };
+    let server = text("server");
+    let title = text("title");
+    let description = text("description");
     let annotations = obj.get("annotations").and_then(parse_annotations);
-    let title = text("title")
+    let title = title
         .or_else(|| obj.get("annotations").and_then(|a| a.get("title")).and_then(Value::as_str).map(str::to_string));
-    let input_schema = obj.get("input_schema").or_else(|| obj.get("inputSchema")).filter(|v| v.is_object()).cloned();
-    let siblings = obj
-        .get("siblings")
-        .and_then(Value::as_array)
-        .map(|list| list.iter().filter_map(Value::as_str).map(str::to_string).collect())
-        .unwrap_or_default();
-    Ok(ToolInput {
-        server: text("server"),
-        name,
-        title,
-        description: text("description"),
-        input_schema,
-        annotations,
-        siblings,
-    })
+    let input_schema = match obj.remove("input_schema").or_else(|| obj.remove("inputSchema")) {
+        Some(v @ Value::Object(_)) => Some(v),
+        _ => None,
+    };
+    let siblings = match obj.remove("siblings") {
+        Some(Value::Array(list)) => list
+            .into_iter()
+            .filter_map(|v| match v {
+                Value::String(s) => Some(s),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    Ok(ToolInput { server, name, title, description, input_schema, annotations, siblings })
 }
 
 /// Reads MCP `ToolAnnotations`, accepting `"true"`/`"false"` strings from sloppy servers.
@@ -144,7 +152,7 @@ pub fn read_tools(
         summary.problems.push(InputProblem { location: "file".into(), message: "the input is empty".into() });
         return summary;
     }
-    let mut emit = |summary: &mut InputSummary, value: &Value, location: &str| match parse_record(value) {
+    let mut emit = |summary: &mut InputSummary, value: Value, location: &str| match parse_record(value) {
         Ok(tool) => {
             summary.tools += 1;
             each(tool, location);
@@ -154,46 +162,35 @@ pub fn read_tools(
     match trimmed.as_bytes()[0] {
         b'[' => {
             summary.format = Some(InputFormat::Array);
-            on_names(&collect_names(trimmed, false));
-            stream_array(trimmed, false, &mut summary, &mut emit);
+            let mut names = Vec::new();
+            let _ = stream::<NameOnly>(trimmed, false, &mut |n, _| names.extend(n.0));
+            on_names(&dedup(names));
+            let pass = stream::<Value>(trimmed, false, &mut |v, loc| emit(&mut summary, v, loc));
+            report_break(&mut summary, pass);
         }
         b'{' => {
-            // One JSON document (a tools/list result or one tool), or JSONL if it is not one.
-            match serde_json::from_str::<Shape>(trimmed) {
-                Ok(Shape { tools: true, .. }) | Ok(Shape { result_tools: true, .. }) => {
-                    summary.format = Some(InputFormat::ToolsList);
-                    on_names(&collect_names(trimmed, true));
-                    stream_array(trimmed, true, &mut summary, &mut emit);
-                }
-                Ok(_) => match serde_json::from_str::<Value>(trimmed) {
+            // A tools/list result (bare or in a JSON-RPC response), one tool, or JSONL.
+            let mut names = Vec::new();
+            let scan = stream::<NameOnly>(trimmed, true, &mut |n, _| names.extend(n.0));
+            if scan.found_tools {
+                summary.format = Some(InputFormat::ToolsList);
+                on_names(&dedup(names));
+                let pass = stream::<Value>(trimmed, true, &mut |v, loc| emit(&mut summary, v, loc));
+                report_break(&mut summary, pass);
+            } else {
+                match serde_json::from_str::<Value>(trimmed) {
                     Ok(value) => {
                         summary.format = Some(InputFormat::Object);
-                        emit(&mut summary, &value, "object");
+                        emit(&mut summary, value, "object");
+                    }
+                    Err(e) if e.is_syntax() && e.line() > 1 && looks_like_jsonl(trimmed) => {
+                        summary.format = Some(InputFormat::Jsonl);
+                        read_jsonl(text, &mut summary, &mut emit);
                     }
                     Err(e) => summary
                         .problems
                         .push(InputProblem { location: "file".into(), message: format!("invalid JSON: {e}") }),
-                },
-                Err(e) if e.is_syntax() && e.line() > 1 && looks_like_jsonl(trimmed) => {
-                    summary.format = Some(InputFormat::Jsonl);
-                    read_jsonl(text, &mut summary, &mut emit);
                 }
-                Err(e) if e.is_eof() || e.is_syntax() => {
-                    // A single document that breaks part-way: keep what came before the break.
-                    if trimmed.contains("\"tools\"") {
-                        summary.format = Some(InputFormat::ToolsList);
-                        on_names(&collect_names(trimmed, true));
-                        stream_array(trimmed, true, &mut summary, &mut emit);
-                    } else {
-                        summary
-                            .problems
-                            .push(InputProblem { location: "file".into(), message: format!("invalid JSON: {e}") });
-                    }
-                }
-                Err(e) => summary.problems.push(InputProblem {
-                    location: "file".into(),
-                    message: format!("a JSON object that is neither a tools/list result nor a tool: {e}"),
-                }),
             }
         }
         _ => {
@@ -211,12 +208,28 @@ pub fn read_tools(
     summary
 }
 
+fn dedup(mut names: Vec<String>) -> Vec<String> {
+    let mut seen = HashSet::new();
+    names.retain(|n| seen.insert(n.clone()));
+    names
+}
+
+/// A document that breaks part-way keeps the tools before the break, and says where it broke.
+fn report_break(summary: &mut InputSummary, pass: Pass) {
+    if let Some(e) = pass.error {
+        summary.problems.push(InputProblem {
+            location: "file".into(),
+            message: format!("invalid JSON, stopped reading after {} tool(s): {e}", pass.elements),
+        });
+    }
+}
+
 /// True when at least one line starts like a JSON object.
 fn looks_like_jsonl(text: &str) -> bool {
     text.lines().any(|l| l.trim_start().starts_with('{'))
 }
 
-fn read_jsonl(text: &str, summary: &mut InputSummary, emit: &mut impl FnMut(&mut InputSummary, &Value, &str)) {
+fn read_jsonl(text: &str, summary: &mut InputSummary, emit: &mut impl FnMut(&mut InputSummary, Value, &str)) {
     for (i, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() {
@@ -224,212 +237,74 @@ fn read_jsonl(text: &str, summary: &mut InputSummary, emit: &mut impl FnMut(&mut
         }
         let location = format!("line {}", i + 1);
         match serde_json::from_str::<Value>(line) {
-            Ok(value) => emit(summary, &value, &location),
+            Ok(value) => emit(summary, value, &location),
             Err(e) => summary.problems.push(InputProblem { location, message: format!("not a JSON record: {e}") }),
         }
     }
 }
 
-/// Just enough of a document to tell a tools/list result from a tool.
-#[derive(Default)]
-struct Shape {
-    tools: bool,
-    result_tools: bool,
-}
-
-impl<'de> Deserialize<'de> for Shape {
-    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Shape;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Shape, A::Error> {
-                let mut shape = Shape::default();
-                while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-                    match key.as_ref() {
-                        "tools" => shape.tools |= map.next_value::<IsArray>()?.0,
-                        "result" => shape.result_tools |= map.next_value::<ResultShape>()?.0,
-                        _ => {
-                            map.next_value::<IgnoredAny>()?;
-                        }
-                    }
-                }
-                Ok(shape)
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
-/// Whether a value is an array, without building it.
-struct IsArray(bool);
-
-impl<'de> Deserialize<'de> for IsArray {
-    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = IsArray;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<IsArray, A::Error> {
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(IsArray(true))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<IsArray, A::Error> {
-                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-                Ok(IsArray(false))
-            }
-            fn visit_bool<E>(self, _: bool) -> Result<IsArray, E> {
-                Ok(IsArray(false))
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<IsArray, E> {
-                Ok(IsArray(false))
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<IsArray, E> {
-                Ok(IsArray(false))
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<IsArray, E> {
-                Ok(IsArray(false))
-            }
-            fn visit_str<E>(self, _: &str) -> Result<IsArray, E> {
-                Ok(IsArray(false))
-            }
-            fn visit_unit<E>(self) -> Result<IsArray, E> {
-                Ok(IsArray(false))
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
-/// Whether a JSON-RPC `result` holds a `tools` array, without building it.
-struct ResultShape(bool);
-
-impl<'de> Deserialize<'de> for ResultShape {
-    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = ResultShape;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ResultShape, A::Error> {
-                let mut found = false;
-                while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-                    if key == "tools" {
-                        found |= map.next_value::<IsArray>()?.0;
-                    } else {
-                        map.next_value::<IgnoredAny>()?;
-                    }
-                }
-                Ok(ResultShape(found))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<ResultShape, A::Error> {
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(ResultShape(false))
-            }
-            fn visit_bool<E>(self, _: bool) -> Result<ResultShape, E> {
-                Ok(ResultShape(false))
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<ResultShape, E> {
-                Ok(ResultShape(false))
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<ResultShape, E> {
-                Ok(ResultShape(false))
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<ResultShape, E> {
-                Ok(ResultShape(false))
-            }
-            fn visit_str<E>(self, _: &str) -> Result<ResultShape, E> {
-                Ok(ResultShape(false))
-            }
-            fn visit_unit<E>(self) -> Result<ResultShape, E> {
-                Ok(ResultShape(false))
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
-/// The names of every tool in the input, for sibling context. Stops quietly at a syntax error.
-fn collect_names(text: &str, wrapped: bool) -> Vec<String> {
-    let mut names = Vec::new();
-    let mut summary = InputSummary { format: None, tools: 0, problems: Vec::new() };
-    let mut take = |_: &mut InputSummary, v: &Value, _: &str| {
-        if let Some(n) = v.get("name").and_then(Value::as_str) {
-            names.push(n.to_string());
-        }
-    };
-    stream_array(text, wrapped, &mut summary, &mut take);
-    let mut seen = HashSet::new();
-    names.retain(|n| seen.insert(n.clone()));
-    names
+/// How a streaming pass over an array went.
+struct Pass {
+    /// A `tools` array was found (wrapped documents only).
+    found_tools: bool,
+    elements: usize,
+    error: Option<serde_json::Error>,
 }
 
 /// Streams the elements of a top-level array, or of `tools` (or `result.tools`) when `wrapped`,
-/// one `Value` at a time, so a huge list never sits in memory as one tree.
-fn stream_array(
-    text: &str,
-    wrapped: bool,
-    summary: &mut InputSummary,
-    emit: &mut impl FnMut(&mut InputSummary, &Value, &str),
-) {
+/// one at a time, so a huge list never sits in memory as one tree.
+fn stream<T: for<'de> Deserialize<'de>>(text: &str, wrapped: bool, f: &mut dyn FnMut(T, &str)) -> Pass {
     let mut de = serde_json::Deserializer::from_str(text);
-    let mut sink = Sink { summary, emit, index: 0 };
+    let mut sink = Sink { f, index: 0, found_tools: false, location: String::new() };
     let outcome = if wrapped {
         de::Deserializer::deserialize_map(&mut de, Wrapped { sink: &mut sink })
     } else {
         de::Deserializer::deserialize_seq(&mut de, Elements { sink: &mut sink })
     };
-    if let Err(e) = outcome {
-        let read = sink.index;
-        sink.summary.problems.push(InputProblem {
-            location: "file".into(),
-            message: format!("invalid JSON, stopped reading after {read} tool(s): {e}"),
-        });
-    }
+    Pass { found_tools: sink.found_tools, elements: sink.index, error: outcome.err() }
 }
 
-struct Sink<'a, F> {
-    summary: &'a mut InputSummary,
-    emit: &'a mut F,
+struct Sink<'f, T> {
+    f: &'f mut dyn FnMut(T, &str),
     index: usize,
+    found_tools: bool,
+    location: String,
 }
 
-struct Elements<'s, 'a, F> {
-    sink: &'s mut Sink<'a, F>,
+struct Elements<'s, 'f, T> {
+    sink: &'s mut Sink<'f, T>,
 }
 
-impl<'de, F: FnMut(&mut InputSummary, &Value, &str)> Visitor<'de> for Elements<'_, '_, F> {
+impl<'de, T: Deserialize<'de>> Visitor<'de> for Elements<'_, '_, T> {
     type Value = ();
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("an array of tools")
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while let Some(value) = seq.next_element::<Value>()? {
-            let location = format!("tools[{}]", self.sink.index);
+        while let Some(value) = seq.next_element::<T>()? {
+            use std::fmt::Write as _;
+            self.sink.location.clear();
+            let _ = write!(self.sink.location, "tools[{}]", self.sink.index);
             self.sink.index += 1;
-            (self.sink.emit)(self.sink.summary, &value, &location);
+            (self.sink.f)(value, &self.sink.location);
         }
         Ok(())
     }
 }
 
-impl<'de, F: FnMut(&mut InputSummary, &Value, &str)> DeserializeSeed<'de> for Elements<'_, '_, F> {
+impl<'de, T: Deserialize<'de>> DeserializeSeed<'de> for Elements<'_, '_, T> {
     type Value = ();
     fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        self.sink.found_tools = true;
         d.deserialize_seq(self)
     }
 }
 
-struct Wrapped<'s, 'a, F> {
-    sink: &'s mut Sink<'a, F>,
+struct Wrapped<'s, 'f, T> {
+    sink: &'s mut Sink<'f, T>,
 }
 
-impl<'de, F: FnMut(&mut InputSummary, &Value, &str)> Visitor<'de> for Wrapped<'_, '_, F> {
+impl<'de, T: Deserialize<'de>> Visitor<'de> for Wrapped<'_, '_, T> {
     type Value = ();
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a tools/list result")
@@ -437,8 +312,8 @@ impl<'de, F: FnMut(&mut InputSummary, &Value, &str)> Visitor<'de> for Wrapped<'_
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
             match key.as_ref() {
-                "tools" => map.next_value_seed(Elements { sink: &mut *self.sink })?,
-                "result" => map.next_value_seed(WrappedSeed { sink: &mut *self.sink })?,
+                "tools" if !self.sink.found_tools => map.next_value_seed(Elements { sink: &mut *self.sink })?,
+                "result" if !self.sink.found_tools => map.next_value_seed(Wrapped { sink: &mut *self.sink })?,
                 _ => {
                     map.next_value::<IgnoredAny>()?;
                 }
@@ -448,14 +323,61 @@ impl<'de, F: FnMut(&mut InputSummary, &Value, &str)> Visitor<'de> for Wrapped<'_
     }
 }
 
-struct WrappedSeed<'s, 'a, F> {
-    sink: &'s mut Sink<'a, F>,
-}
-
-impl<'de, F: FnMut(&mut InputSummary, &Value, &str)> DeserializeSeed<'de> for WrappedSeed<'_, '_, F> {
+impl<'de, T: Deserialize<'de>> DeserializeSeed<'de> for Wrapped<'_, '_, T> {
     type Value = ();
     fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_map(Wrapped { sink: self.sink })
+        d.deserialize_any(self)
+    }
+}
+
+/// A tool's name, if it has a string one; anything else in the element is skipped unbuilt.
+struct NameOnly(Option<String>);
+
+impl<'de> Deserialize<'de> for NameOnly {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = NameOnly;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a tool")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<NameOnly, A::Error> {
+                let mut name = None;
+                while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    if key == "name" {
+                        if let Value::String(s) = map.next_value::<Value>()? {
+                            name = Some(s);
+                        }
+                    } else {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+                Ok(NameOnly(name))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<NameOnly, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(NameOnly(None))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<NameOnly, E> {
+                Ok(NameOnly(None))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<NameOnly, E> {
+                Ok(NameOnly(None))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<NameOnly, E> {
+                Ok(NameOnly(None))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<NameOnly, E> {
+                Ok(NameOnly(None))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<NameOnly, E> {
+                Ok(NameOnly(None))
+            }
+            fn visit_unit<E>(self) -> Result<NameOnly, E> {
+                Ok(NameOnly(None))
+            }
+        }
+        d.deserialize_any(V)
     }
 }
 
@@ -523,7 +445,7 @@ mod tests {
     #[test]
     fn input_schema_in_both_spellings_and_string_hints() {
         let v: Value = serde_json::json!({"name":"a","inputSchema":{"type":"object"},"annotations":{"readOnlyHint":"true","title":"A"}});
-        let t = parse_record(&v).unwrap();
+        let t = parse_record(v).unwrap();
         assert!(t.input_schema.is_some());
         assert_eq!(t.annotations.unwrap().read_only, Some(true));
         assert_eq!(t.title.as_deref(), Some("A"));

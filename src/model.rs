@@ -5,6 +5,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 /// One MCP tool as the classifier sees it, whatever it was read from.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -245,19 +246,19 @@ pub struct Evidence {
 /// A rule that fired, with what it matched and what it did.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reason {
-    pub rule_id: String,
-    pub message: String,
+    pub rule_id: Arc<str>,
+    pub message: Arc<str>,
     pub evidence: Vec<Evidence>,
     /// Human-readable effect, e.g. `category delete (0.90)`, `tag credentials`.
-    pub effect: String,
+    pub effect: Arc<str>,
 }
 
 /// A problem with the tool's own definition.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
-    pub rule_id: String,
+    pub rule_id: Arc<str>,
     pub severity: Severity,
-    pub message: String,
+    pub message: Arc<str>,
     pub evidence: Vec<Evidence>,
 }
 

@@ -54,7 +54,7 @@ pub fn read_labelled(text: &str) -> (Vec<Labelled>, Vec<String>) {
                 continue;
             }
         };
-        match parse_record(&value) {
+        match parse_record(value) {
             Ok(mut tool) => {
                 // The answer must not leak into the question.
                 tool.annotations = None;

@@ -4,7 +4,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use regex::SetMatches;
 
-use super::features::{name_words, Features, SiblingContext};
+use super::features::{push_words, Features, SiblingContext};
 use super::rules::{Cond, Rule, RuleSet, Stage};
 use crate::model::{Category, ConfidenceStep, Evidence, Field, Finding, Hint, Reason, Risk, ToolInput, Verdict};
 
@@ -52,17 +52,17 @@ impl RuleSet {
         let set = self.sets.by_field.get(&Field::Siblings).map(|(set, _)| set);
         let mut ctx = SiblingContext { counts: vec![0; set.map_or(0, |s| s.len())], ..SiblingContext::default() };
         for s in siblings {
-            let words = name_words(s.as_ref()).join(" ");
-            if !ctx.names.insert(words.clone()) {
-                continue;
-            }
+            let mut words = String::new();
+            push_words(&mut words, s.as_ref(), ' ');
             if let Some(set) = set {
+                if ctx.names.contains(&words) {
+                    continue;
+                }
                 for idx in set.matches(&words).iter() {
                     ctx.counts[idx] += 1;
                 }
             }
-            ctx.text.push_str(&words);
-            ctx.text.push('\n');
+            ctx.add(words);
         }
         ctx
     }
@@ -181,7 +181,7 @@ impl RuleSet {
         let all_fired: Vec<&Rule> = fired.iter().chain(verdict_fired.iter()).copied().collect();
         for rule in &all_fired {
             if let Some(delta) = rule.effect.confidence {
-                push_step(&mut steps, &mut conf, delta, rule.message.clone());
+                push_step(&mut steps, &mut conf, delta, rule.message.to_string());
             }
         }
         let clamped = conf.clamp(MIN_CONFIDENCE, MAX_CONFIDENCE);
@@ -237,7 +237,7 @@ impl RuleSet {
                 rule_id: rule.id.clone(),
                 message: rule.message.clone(),
                 evidence,
-                effect: describe_effect(rule),
+                effect: rule.effect_text.clone(),
             });
         }
         findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.rule_id.cmp(&b.rule_id)));
@@ -289,14 +289,14 @@ impl RuleSet {
                 }
             }
             Cond::Re { field: Field::Siblings, idx, .. } => {
-                let re = &self.sets.by_field[&Field::Siblings].1[*idx];
+                let Some(re) = self.sets.by_field[&Field::Siblings].1[*idx].get() else { return };
                 let hits: Vec<&str> = m.ctx.text.lines().filter(|l| *l != m.f.name && re.is_match(l)).take(3).collect();
                 if !hits.is_empty() {
                     out.push(Evidence { field: Field::Siblings, text: clip(&hits.join(", ")) });
                 }
             }
             Cond::Re { field, idx, .. } => {
-                let re = &self.sets.by_field[field].1[*idx];
+                let Some(re) = self.sets.by_field[field].1[*idx].get() else { return };
                 if let Some(found) = re.find(text_of(&m.f, m.ctx, *field)) {
                     out.push(Evidence { field: *field, text: clip(found.as_str()) });
                 }
@@ -378,11 +378,10 @@ fn clip(s: &str) -> String {
     out
 }
 
-fn describe_effect(rule: &Rule) -> String {
-    let e = &rule.effect;
+pub(super) fn describe_effect(stage: Stage, e: &super::rules::Effect) -> String {
     let mut parts = Vec::new();
     if let Some(c) = e.category {
-        parts.push(match rule.stage {
+        parts.push(match stage {
             Stage::Signal => format!("category {c} ({:.2})", e.weight),
             Stage::Verdict | Stage::Finding => format!("category → {c}"),
         });

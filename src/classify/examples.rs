@@ -57,7 +57,7 @@ pub fn run_examples(set: &RuleSet) -> ExampleReport {
                         label.push_str(&format!(" ({short:?})"));
                     }
                     report.failures.push(CaseFailure {
-                        rule_id: rule.id.clone(),
+                        rule_id: rule.id.to_string(),
                         file: rule.file.clone(),
                         status,
                         example: label,

@@ -11,31 +11,42 @@ use crate::model::ToolInput;
 /// `camelCase`, `kebab-case`, dotted and namespaced (`github.create_issue`, `server__tool`).
 /// Acronyms stay whole (`HTTPRequest` → `http request`); digits stay with their letters (`s3`).
 pub fn name_words(name: &str) -> Vec<String> {
-    let mut words = Vec::new();
-    let mut cur = String::new();
-    let chars: Vec<char> = name.chars().collect();
-    for (i, &c) in chars.iter().enumerate() {
-        if !c.is_alphanumeric() {
-            flush(&mut cur, &mut words);
-            continue;
-        }
-        if c.is_uppercase() && !cur.is_empty() {
-            let prev = chars[i - 1];
-            let next_lower = chars.get(i + 1).is_some_and(|n| n.is_lowercase());
-            // `fooBar` → foo|Bar, `HTTPRequest` → HTTP|Request, but `HTTP` stays whole.
-            if prev.is_lowercase() || prev.is_ascii_digit() || (prev.is_uppercase() && next_lower) {
-                flush(&mut cur, &mut words);
-            }
-        }
-        cur.extend(c.to_lowercase());
-    }
-    flush(&mut cur, &mut words);
-    words
+    let mut joined = String::new();
+    push_words(&mut joined, name, ' ');
+    joined.split(' ').filter(|w| !w.is_empty()).map(str::to_string).collect()
 }
 
-fn flush(cur: &mut String, words: &mut Vec<String>) {
-    if !cur.is_empty() {
-        words.push(std::mem::take(cur));
+/// Appends `name`'s words to `out`, lowercased and joined by `sep`, without allocating per word.
+pub fn push_words(out: &mut String, name: &str, sep: char) {
+    let start = out.len();
+    let mut prev: Option<char> = None;
+    let mut chars = name.chars().peekable();
+    let mut in_word = false;
+    while let Some(c) = chars.next() {
+        if !c.is_alphanumeric() {
+            in_word = false;
+            prev = Some(c);
+            continue;
+        }
+        let mut boundary = !in_word;
+        if in_word && c.is_uppercase() {
+            let p = prev.unwrap_or(' ');
+            let next_lower = chars.peek().is_some_and(|n| n.is_lowercase());
+            // `fooBar` → foo|Bar, `HTTPRequest` → HTTP|Request, but `HTTP` stays whole.
+            if p.is_lowercase() || p.is_ascii_digit() || (p.is_uppercase() && next_lower) {
+                boundary = true;
+            }
+        }
+        if boundary && out.len() > start {
+            out.push(sep);
+        }
+        if c.is_ascii() {
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.extend(c.to_lowercase());
+        }
+        in_word = true;
+        prev = Some(c);
     }
 }
 
@@ -129,7 +140,15 @@ impl Features {
             description: tool.description.clone().unwrap_or_default(),
             params,
             enums,
-            server: tool.server.as_deref().map(|s| name_words(s).join(" ")).unwrap_or_default(),
+            server: tool
+                .server
+                .as_deref()
+                .map(|s| {
+                    let mut out = String::new();
+                    push_words(&mut out, s, ' ');
+                    out
+                })
+                .unwrap_or_default(),
         }
     }
 }
@@ -151,16 +170,17 @@ fn collect_params(
                 return;
             }
             *count += 1;
-            let name = name_words(key).join("_");
-            let ty = schema_type(prop);
-            params.push_str(&name);
+            let line_start = params.len();
+            push_words(params, key, '_');
+            let name_end = params.len();
             params.push(':');
-            params.push_str(ty);
+            params.push_str(schema_type(prop));
             params.push('\n');
             for value in enum_values(prop) {
-                enums.push_str(&name);
+                let name = &params[line_start..name_end];
+                enums.push_str(name);
                 enums.push('=');
-                enums.push_str(&name_words(value).join("_"));
+                push_words(enums, value, '_');
                 enums.push('\n');
             }
             collect_params(prop, depth + 1, count, params, enums);
@@ -210,20 +230,41 @@ fn enum_values(prop: &serde_json::Value) -> impl Iterator<Item = &str> {
 pub struct SiblingContext {
     /// One line per sibling, its name words joined by spaces.
     pub text: String,
-    /// The same lines, for exact lookups (the `readonly_twin` check and self-discounting).
+    /// The same lines, for exact lookups (self-discounting).
     pub names: HashSet<String>,
+    /// Names that have a read-only variant among the siblings (`execute sql` for
+    /// `execute_sql_read_only`).
+    pub twins: HashSet<String>,
     /// For each sibling pattern, how many siblings it matches.
     pub counts: Vec<u32>,
 }
 
+/// Suffixes and prefixes that mark a tool's read-only variant.
+const READONLY_MARKS: [&str; 4] = ["read only", "readonly", "ro", "safe"];
+
 impl SiblingContext {
+    /// Adds one sibling's words; returns false when it was already there.
+    pub(crate) fn add(&mut self, words: String) -> bool {
+        for mark in READONLY_MARKS {
+            if let Some(base) = words.strip_suffix(mark).and_then(|b| b.strip_suffix(' ')) {
+                self.twins.insert(base.to_string());
+            }
+            if let Some(base) = words.strip_prefix(mark).and_then(|b| b.strip_prefix(' ')) {
+                self.twins.insert(base.to_string());
+            }
+        }
+        if !self.names.insert(words.clone()) {
+            return false;
+        }
+        self.text.push_str(&words);
+        self.text.push('\n');
+        true
+    }
+
     /// Whether a sibling is this tool's read-only variant (`execute_sql` beside
     /// `execute_sql_read_only`), which makes this tool the one that can write.
     pub fn has_readonly_twin(&self, name_words: &str) -> bool {
-        ["read only", "readonly", "ro", "safe"].iter().any(|suffix| {
-            self.names.contains(&format!("{name_words} {suffix}"))
-                || self.names.contains(&format!("{suffix} {name_words}"))
-        })
+        self.twins.contains(name_words)
     }
 }
 

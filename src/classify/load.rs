@@ -8,11 +8,11 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::path::Path;
 
-use regex::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
+use regex::{RegexBuilder, RegexSet, RegexSetBuilder};
 use serde::Deserialize;
 
 use super::features::Lexicon;
-use super::rules::{Cond, Effect, Example, Rule, RuleSet, Stage, Tables, TextSets};
+use super::rules::{Cond, Effect, Example, LazyRegex, Rule, RuleSet, Stage, Tables, TextSets};
 use crate::model::{Annotations, Category, Field, Hint, Risk, Severity, ToolInput};
 
 /// The default rules, compiled into the binary so `catalog` works from any directory.
@@ -273,7 +273,7 @@ fn ascii_boundaries(pattern: &str) -> String {
     out
 }
 
-fn builder(pattern: &str) -> RegexBuilder {
+pub(crate) fn builder(pattern: &str) -> RegexBuilder {
     let mut b = RegexBuilder::new(&ascii_boundaries(pattern));
     b.case_insensitive(true).multi_line(true).size_limit(1 << 22);
     b
@@ -418,9 +418,11 @@ pub fn load_sources(sources: Vec<(String, String)>) -> Result<RuleSet, RuleProbl
         let effect = compile_effect(&raw.effect, stage, &known_tags, &mut ctx);
         let examples = compile_examples(raw.examples, &mut ctx);
         if let (Some(cond), Some(effect)) = (cond, effect) {
+            let effect_text = super::engine::describe_effect(stage, &effect).into();
             rules.push(Rule {
-                id: raw.id,
-                message: raw.message,
+                id: raw.id.into(),
+                message: raw.message.into(),
+                effect_text,
                 why: raw.why,
                 file: file.clone(),
                 stage,
@@ -488,7 +490,12 @@ fn compile_match(
     let mut ok = true;
     let mut regex = |field: Field, key: &str, pattern: &Option<String>, min: usize, ctx: &mut Ctx| {
         let Some(p) = pattern else { return None };
-        match builder(p).build() {
+        let parsed = regex_syntax::ParserBuilder::new()
+            .case_insensitive(true)
+            .multi_line(true)
+            .build()
+            .parse(&ascii_boundaries(p));
+        match parsed {
             Ok(_) => Some(Cond::Re { field, idx: bank.add(field, p), min }),
             Err(e) => {
                 ctx.problem(format!("{path}.{key}"), format!("invalid regex: {e}"));
@@ -835,7 +842,7 @@ fn compile_sets(bank: PatternBank, ctx: &mut Ctx) -> Option<TextSets> {
                 return None;
             }
         };
-        let singles: Vec<Regex> = patterns.iter().map(|p| builder(p).build().expect("checked when added")).collect();
+        let singles: Vec<LazyRegex> = patterns.into_iter().map(LazyRegex::new).collect();
         sets.by_field.insert(field, (set, singles));
     }
     Some(sets)

@@ -1,6 +1,7 @@
 //! The compiled, validated rule set. Built only by `load`; read by `engine` and `examples`.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, OnceLock};
 
 use regex::{Regex, RegexSet};
 
@@ -85,8 +86,10 @@ pub struct Example {
 
 #[derive(Debug, Clone)]
 pub struct Rule {
-    pub id: String,
-    pub message: String,
+    pub id: Arc<str>,
+    pub message: Arc<str>,
+    /// The effect in words, as reasons show it (`category delete (0.90), tag irreversible`).
+    pub effect_text: Arc<str>,
     /// Markdown: what it detects, why it matters (`catalog rules explain`).
     pub why: String,
     pub file: String,
@@ -97,10 +100,29 @@ pub struct Rule {
     pub examples: (Vec<Example>, Vec<Example>),
 }
 
-/// One `RegexSet` per field, plus each pattern alone for evidence and counting.
+/// One `RegexSet` per field, plus each pattern alone, compiled on first use, for evidence.
 #[derive(Debug, Default)]
 pub struct TextSets {
-    pub by_field: HashMap<Field, (RegexSet, Vec<Regex>)>,
+    pub by_field: HashMap<Field, (RegexSet, Vec<LazyRegex>)>,
+}
+
+/// A validated pattern compiled the first time a rule using it fires: most runs need the
+/// evidence of a few rules only, and compiling every pattern twice doubled the start-up time.
+#[derive(Debug)]
+pub struct LazyRegex {
+    pattern: String,
+    compiled: OnceLock<Option<Regex>>,
+}
+
+impl LazyRegex {
+    pub(crate) fn new(pattern: String) -> LazyRegex {
+        LazyRegex { pattern, compiled: OnceLock::new() }
+    }
+
+    /// The compiled regex; `None` only if it exceeds the size limit (it already parsed).
+    pub fn get(&self) -> Option<&Regex> {
+        self.compiled.get_or_init(|| super::load::builder(&self.pattern).build().ok()).as_ref()
+    }
 }
 
 /// The one risk table and the default hints per category (`rules/tables.toml`).
@@ -149,7 +171,7 @@ impl RuleSet {
     }
 
     pub fn rule(&self, id: &str) -> Option<&Rule> {
-        self.rules.iter().find(|r| r.id == id)
+        self.rules.iter().find(|r| &*r.id == id)
     }
 
     pub fn tables(&self) -> &Tables {

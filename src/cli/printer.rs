@@ -49,7 +49,7 @@ pub(super) fn table_row(out: &mut dyn Write, tool: &ToolInput, v: &Verdict) -> i
         None => visible(&tool.name),
     };
     let findings: Vec<&str> =
-        v.findings.iter().filter(|f| f.rule_id != "missing-annotations").map(|f| f.rule_id.as_str()).collect();
+        v.findings.iter().filter(|f| &*f.rule_id != "missing-annotations").map(|f| &*f.rule_id).collect();
     writeln!(
         out,
         "{:<9} {:<9} {:>4.2}  {:<40} {:<28} {}",
@@ -121,7 +121,7 @@ pub(super) fn verdict_detail(out: &mut dyn Write, tool: &ToolInput, v: &Verdict,
             writeln!(out, "    {s}")?;
         }
     } else {
-        let ids: Vec<&str> = v.reasons.iter().map(|r| r.rule_id.as_str()).collect();
+        let ids: Vec<&str> = v.reasons.iter().map(|r| &*r.rule_id).collect();
         writeln!(out, "  rules       {} (--explain for evidence and arithmetic)", ids.join(", "))?;
     }
     Ok(())
@@ -170,7 +170,7 @@ fn effect_words(rule: &Rule) -> String {
 pub(super) fn rule_list(out: &mut dyn Write, set: &RuleSet, json: bool) -> io::Result<()> {
     if json {
         for r in set.rules() {
-            let line = serde_json::json!({"id": r.id, "stage": r.stage.as_str(), "file": r.file, "message": r.message, "effect": effect_words(r)});
+            let line = serde_json::json!({"id": &*r.id, "stage": r.stage.as_str(), "file": r.file, "message": &*r.message, "effect": &*r.effect_text});
             writeln!(out, "{line}")?;
         }
         return Ok(());

@@ -21,7 +21,7 @@ pub(super) fn run(args: RulesArgs, io: &mut Io<'_>) -> Result<Status> {
                 let mut close: Vec<&str> = set
                     .rules()
                     .iter()
-                    .map(|r| r.id.as_str())
+                    .map(|r| &*r.id)
                     .filter(|id| id.contains(&rule_id) || rule_id.contains(*id))
                     .collect();
                 close.truncate(5);
