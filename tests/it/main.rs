@@ -1,1 +1,11 @@
+//! Integration tests for `catalog`: one test binary (as in rust-analyzer and ripgrep), with one
+//! module per area. Most tests run the command line in-process through `run_with_args`; the ones
+//! about exit codes, stderr and pipes run the real binary.
 
+mod bad_input;
+mod classify;
+mod eval;
+mod input;
+mod rules;
+mod snapshots;
+mod util;
