@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use crate::model::{Annotations, Hint, ToolInput};
 
-/// The longest name kept; longer names are cut (and reported).
+/// The longest name kept; longer names are cut to this many characters.
 pub const MAX_NAME_CHARS: usize = 512;
 
 /// The shape an input file turned out to have.
@@ -165,7 +165,7 @@ pub fn read_tools(
             let mut names = Vec::new();
             let _ = stream::<NameOnly>(trimmed, false, &mut |n, _| names.extend(n.0));
             on_names(&dedup(names));
-            let pass = stream::<Value>(trimmed, false, &mut |v, loc| emit(&mut summary, v, loc));
+            let pass = stream::<ToolValue>(trimmed, false, &mut |v, loc| emit(&mut summary, v.0, loc));
             report_break(&mut summary, pass);
         }
         b'{' => {
@@ -175,7 +175,7 @@ pub fn read_tools(
             if scan.found_tools {
                 summary.format = Some(InputFormat::ToolsList);
                 on_names(&dedup(names));
-                let pass = stream::<Value>(trimmed, true, &mut |v, loc| emit(&mut summary, v, loc));
+                let pass = stream::<ToolValue>(trimmed, true, &mut |v, loc| emit(&mut summary, v.0, loc));
                 report_break(&mut summary, pass);
             } else {
                 match serde_json::from_str::<Value>(trimmed) {
@@ -185,7 +185,7 @@ pub fn read_tools(
                     }
                     Err(e) if e.is_syntax() && e.line() > 1 && looks_like_jsonl(trimmed) => {
                         summary.format = Some(InputFormat::Jsonl);
-                        read_jsonl(text, &mut summary, &mut emit);
+                        read_jsonl(trimmed, &mut summary, &mut emit);
                     }
                     Err(e) => summary
                         .problems
@@ -196,7 +196,7 @@ pub fn read_tools(
         _ => {
             if looks_like_jsonl(trimmed) {
                 summary.format = Some(InputFormat::Jsonl);
-                read_jsonl(text, &mut summary, &mut emit);
+                read_jsonl(trimmed, &mut summary, &mut emit);
             } else {
                 summary.problems.push(InputProblem {
                     location: "file".into(),
@@ -236,8 +236,8 @@ fn read_jsonl(text: &str, summary: &mut InputSummary, emit: &mut impl FnMut(&mut
             continue;
         }
         let location = format!("line {}", i + 1);
-        match serde_json::from_str::<Value>(line) {
-            Ok(value) => emit(summary, value, &location),
+        match serde_json::from_str::<ToolValue>(line) {
+            Ok(value) => emit(summary, value.0, &location),
             Err(e) => summary.problems.push(InputProblem { location, message: format!("not a JSON record: {e}") }),
         }
     }
@@ -389,6 +389,177 @@ pub fn sibling_key(tool: &ToolInput) -> (Option<String>, Vec<String>) {
     (tool.server.clone(), names)
 }
 
+/// A tool as JSON, keeping only what the classifier reads: the tool's own fields
+/// (`name`, `title`, `description`, `annotations`, `server`, `siblings`) and, of the input
+/// schema, the structure (`type`, `properties`, `items`, `enum`, `const`, `anyOf`, `oneOf`,
+/// `allOf`). Parameter descriptions, examples and defaults, most of a big schema's bytes, are
+/// skipped without being built.
+struct ToolValue(Value);
+
+impl<'de> Deserialize<'de> for ToolValue {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = ToolValue;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a tool")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ToolValue, A::Error> {
+                let mut out = serde_json::Map::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "name" | "title" | "description" | "annotations" | "server" | "siblings" => {
+                            let v = map.next_value::<Value>()?;
+                            out.insert(key, v);
+                        }
+                        "inputSchema" | "input_schema" => {
+                            let v = map.next_value::<SchemaValue>()?;
+                            out.insert(key, v.0);
+                        }
+                        _ => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(ToolValue(Value::Object(out)))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<ToolValue, A::Error> {
+                Value::deserialize(de::value::SeqAccessDeserializer::new(seq)).map(ToolValue)
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<ToolValue, E> {
+                Ok(ToolValue(Value::Bool(v)))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<ToolValue, E> {
+                Ok(ToolValue(Value::from(v)))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<ToolValue, E> {
+                Ok(ToolValue(Value::from(v)))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<ToolValue, E> {
+                Ok(ToolValue(Value::from(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<ToolValue, E> {
+                Ok(ToolValue(Value::from(v)))
+            }
+            fn visit_unit<E>(self) -> Result<ToolValue, E> {
+                Ok(ToolValue(Value::Null))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A JSON schema pruned to its structure (see `ToolValue`).
+struct SchemaValue(Value);
+
+impl<'de> Deserialize<'de> for SchemaValue {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = SchemaValue;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON schema")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<SchemaValue, A::Error> {
+                let mut out = serde_json::Map::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "type" | "enum" | "const" => {
+                            let v = map.next_value::<Value>()?;
+                            out.insert(key, v);
+                        }
+                        "items" => {
+                            let v = map.next_value::<SchemaValue>()?;
+                            out.insert(key, v.0);
+                        }
+                        "properties" => {
+                            let v = map.next_value::<Properties>()?;
+                            out.insert(key, v.0);
+                        }
+                        "anyOf" | "oneOf" | "allOf" => {
+                            let v = map.next_value::<Vec<SchemaValue>>()?;
+                            out.insert(key, Value::Array(v.into_iter().map(|s| s.0).collect()));
+                        }
+                        _ => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(SchemaValue(Value::Object(out)))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<SchemaValue, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(SchemaValue(Value::Null))
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<SchemaValue, E> {
+                Ok(SchemaValue(Value::Bool(v)))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<SchemaValue, E> {
+                Ok(SchemaValue(Value::Null))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<SchemaValue, E> {
+                Ok(SchemaValue(Value::Null))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<SchemaValue, E> {
+                Ok(SchemaValue(Value::Null))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<SchemaValue, E> {
+                Ok(SchemaValue(Value::Null))
+            }
+            fn visit_unit<E>(self) -> Result<SchemaValue, E> {
+                Ok(SchemaValue(Value::Null))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A schema's `properties`: every name kept, each value pruned.
+struct Properties(Value);
+
+impl<'de> Deserialize<'de> for Properties {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Properties;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("schema properties")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Properties, A::Error> {
+                let mut out = serde_json::Map::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    let v = map.next_value::<SchemaValue>()?;
+                    out.insert(key, v.0);
+                }
+                Ok(Properties(Value::Object(out)))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Properties, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Properties(Value::Null))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Properties, E> {
+                Ok(Properties(Value::Null))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Properties, E> {
+                Ok(Properties(Value::Null))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Properties, E> {
+                Ok(Properties(Value::Null))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Properties, E> {
+                Ok(Properties(Value::Null))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Properties, E> {
+                Ok(Properties(Value::Null))
+            }
+            fn visit_unit<E>(self) -> Result<Properties, E> {
+                Ok(Properties(Value::Null))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -440,6 +611,18 @@ mod tests {
         assert!(got.is_empty());
         assert_eq!(s.problems.len(), 1);
         assert!(s.problems[0].message.starts_with("not JSON"));
+    }
+
+    #[test]
+    fn schemas_are_pruned_to_their_structure() {
+        let text = r#"{"tools":[{"name":"a","outputSchema":{"x":1},"inputSchema":{"type":"object","description":"long","properties":{"ids":{"type":"array","description":"d","items":{"type":"string","enum":["x"]}},"mode":{"anyOf":[{"const":"fast","title":"t"}]}}}}]}"#;
+        let mut got = Vec::new();
+        read_tools(text, |_| {}, |t, _| got.push(t));
+        let schema = got[0].input_schema.clone().unwrap();
+        assert_eq!(
+            schema,
+            serde_json::json!({"type":"object","properties":{"ids":{"type":"array","items":{"type":"string","enum":["x"]}},"mode":{"anyOf":[{"const":"fast"}]}}})
+        );
     }
 
     #[test]

@@ -214,6 +214,14 @@ pub enum Field {
 }
 
 impl Field {
+    /// How many fields there are, for per-field tables.
+    pub const COUNT: usize = 10;
+
+    /// A dense index for per-field tables.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Field::Name => "name",

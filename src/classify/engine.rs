@@ -28,7 +28,7 @@ struct Matched<'a> {
     f: Features,
     ctx: &'a SiblingContext,
     tool: &'a ToolInput,
-    sets: HashMap<Field, SetMatches>,
+    sets: [Option<SetMatches>; Field::COUNT],
     /// Sibling patterns the tool's own name matches, when the context includes the tool.
     own: Vec<usize>,
 }
@@ -49,8 +49,9 @@ impl RuleSet {
 
     /// Builds the sibling context for a server once, to classify many of its tools.
     pub fn sibling_context<S: AsRef<str>>(&self, siblings: &[S]) -> SiblingContext {
-        let set = self.sets.by_field.get(&Field::Siblings).map(|(set, _)| set);
-        let mut ctx = SiblingContext { counts: vec![0; set.map_or(0, |s| s.len())], ..SiblingContext::default() };
+        let set = self.sets.get(Field::Siblings).map(|(set, _)| set);
+        let n = set.map_or(0, |s| s.len());
+        let mut ctx = SiblingContext { counts: vec![0; n], examples: vec![Vec::new(); n], ..SiblingContext::default() };
         for s in siblings {
             let mut words = String::new();
             push_words(&mut words, s.as_ref(), ' ');
@@ -60,6 +61,9 @@ impl RuleSet {
                 }
                 for idx in set.matches(&words).iter() {
                     ctx.counts[idx] += 1;
+                    if ctx.examples[idx].len() < 4 {
+                        ctx.examples[idx].push(words.clone());
+                    }
                 }
             }
             ctx.add(words);
@@ -70,16 +74,16 @@ impl RuleSet {
     /// Classifies one tool with a sibling context built once for its server.
     pub fn classify_in(&self, tool: &ToolInput, ctx: &SiblingContext) -> Verdict {
         let f = Features::new(tool, &self.lexicon);
-        let mut sets = HashMap::with_capacity(self.sets.by_field.len());
-        for (field, (set, _)) in &self.sets.by_field {
+        let mut sets: [Option<SetMatches>; Field::COUNT] = Default::default();
+        for (field, set) in self.sets.fields() {
             // Sibling matches are counted once per server in the context.
-            let text = if *field == Field::Siblings { "" } else { text_of(&f, ctx, *field) };
+            let text = if field == Field::Siblings { "" } else { text_of(&f, ctx, field) };
             if !text.is_empty() {
-                sets.insert(*field, set.matches(text));
+                sets[field.index()] = Some(set.matches(text));
             }
         }
         // The context may list this tool itself; its own name does not count as a sibling.
-        let own = match self.sets.by_field.get(&Field::Siblings) {
+        let own = match self.sets.get(Field::Siblings) {
             Some((set, _)) if ctx.names.contains(&f.name) => set.matches(&f.name).iter().collect(),
             _ => Vec::new(),
         };
@@ -264,7 +268,7 @@ impl RuleSet {
                 let own = usize::from(m.own.contains(idx));
                 total.saturating_sub(own) >= *min
             }
-            Cond::Re { field, idx, .. } => m.sets.get(field).is_some_and(|s| s.matched(*idx)),
+            Cond::Re { field, idx, .. } => m.sets[field.index()].as_ref().is_some_and(|s| s.matched(*idx)),
             Cond::Annotation(h, v) => m.tool.annotations.as_ref().and_then(|a| a.get(*h)) == Some(*v),
             Cond::HasDescription(b) => m.f.description.trim().is_empty() != *b,
             Cond::HasAnnotations(b) => m.tool.annotations.as_ref().is_some_and(|a| !a.is_empty()) == *b,
@@ -289,14 +293,14 @@ impl RuleSet {
                 }
             }
             Cond::Re { field: Field::Siblings, idx, .. } => {
-                let Some(re) = self.sets.by_field[&Field::Siblings].1[*idx].get() else { return };
-                let hits: Vec<&str> = m.ctx.text.lines().filter(|l| *l != m.f.name && re.is_match(l)).take(3).collect();
+                let hits: Vec<&str> =
+                    m.ctx.examples[*idx].iter().map(String::as_str).filter(|l| *l != m.f.name).take(3).collect();
                 if !hits.is_empty() {
                     out.push(Evidence { field: Field::Siblings, text: clip(&hits.join(", ")) });
                 }
             }
             Cond::Re { field, idx, .. } => {
-                let Some(re) = self.sets.by_field[field].1[*idx].get() else { return };
+                let Some(re) = self.sets.single(*field, *idx) else { return };
                 if let Some(found) = re.find(text_of(&m.f, m.ctx, *field)) {
                     out.push(Evidence { field: *field, text: clip(found.as_str()) });
                 }

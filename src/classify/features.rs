@@ -5,6 +5,8 @@
 
 use std::collections::HashSet;
 
+use serde_json::Value;
+
 use crate::model::ToolInput;
 
 /// Splits a tool or server name into lowercase words, whatever its shape: `snake_case`,
@@ -153,74 +155,87 @@ impl Features {
     }
 }
 
-fn collect_params(
-    schema: &serde_json::Value,
-    depth: usize,
-    count: &mut usize,
-    params: &mut String,
-    enums: &mut String,
-) {
+fn collect_params(schema: &Value, depth: usize, count: &mut usize, params: &mut String, enums: &mut String) {
     if depth > MAX_SCHEMA_DEPTH {
         return;
     }
     let Some(obj) = schema.as_object() else { return };
-    if let Some(props) = obj.get("properties").and_then(|p| p.as_object()) {
+    let parts = SchemaParts::of(obj);
+    if let Some(props) = parts.properties {
         for (key, prop) in props {
             if *count >= MAX_PARAMS {
                 return;
             }
             *count += 1;
+            let Some(prop_obj) = prop.as_object() else { continue };
+            let p = SchemaParts::of(prop_obj);
             let line_start = params.len();
             push_words(params, key, '_');
             let name_end = params.len();
             params.push(':');
-            params.push_str(schema_type(prop));
+            params.push_str(p.type_name());
             params.push('\n');
-            for value in enum_values(prop) {
-                let name = &params[line_start..name_end];
-                enums.push_str(name);
+            let item_enum = p.items.and_then(|i| i.get("enum")).and_then(Value::as_array);
+            let values =
+                p.enum_values.into_iter().chain(item_enum).flatten().filter_map(Value::as_str).chain(p.constant);
+            for value in values.take(64) {
+                enums.push_str(&params[line_start..name_end]);
                 enums.push('=');
                 push_words(enums, value, '_');
                 enums.push('\n');
             }
             collect_params(prop, depth + 1, count, params, enums);
-            if let Some(items) = prop.get("items") {
+            if let Some(items) = p.items {
                 collect_params(items, depth + 1, count, params, enums);
             }
         }
     }
-    for key in ["anyOf", "oneOf", "allOf"] {
-        if let Some(list) = obj.get(key).and_then(|v| v.as_array()) {
-            for sub in list.iter().take(16) {
-                collect_params(sub, depth + 1, count, params, enums);
-            }
+    for list in parts.variants.into_iter().flatten() {
+        for sub in list.iter().take(16) {
+            collect_params(sub, depth + 1, count, params, enums);
         }
     }
 }
 
-fn schema_type(prop: &serde_json::Value) -> &str {
-    match prop.get("type") {
-        Some(serde_json::Value::String(s)) => s,
-        Some(serde_json::Value::Array(list)) => {
-            list.iter().filter_map(|v| v.as_str()).find(|t| *t != "null").unwrap_or("any")
-        }
-        _ => {
-            if prop.get("properties").is_some() {
-                "object"
-            } else if prop.get("items").is_some() {
-                "array"
-            } else {
-                "any"
-            }
-        }
-    }
+/// The parts of a schema object the classifier reads, found in one pass over its keys.
+#[derive(Default)]
+struct SchemaParts<'a> {
+    ty: Option<&'a Value>,
+    properties: Option<&'a serde_json::Map<String, Value>>,
+    items: Option<&'a Value>,
+    enum_values: Option<&'a Vec<Value>>,
+    constant: Option<&'a str>,
+    variants: [Option<&'a Vec<Value>>; 3],
 }
 
-fn enum_values(prop: &serde_json::Value) -> impl Iterator<Item = &str> {
-    let direct = prop.get("enum").and_then(|e| e.as_array());
-    let items = prop.get("items").and_then(|i| i.get("enum")).and_then(|e| e.as_array());
-    let consts = prop.get("const").and_then(|c| c.as_str());
-    direct.into_iter().chain(items).flatten().filter_map(|v| v.as_str()).chain(consts).take(64)
+impl<'a> SchemaParts<'a> {
+    fn of(obj: &'a serde_json::Map<String, Value>) -> SchemaParts<'a> {
+        let mut p = SchemaParts::default();
+        for (k, v) in obj {
+            match k.as_str() {
+                "type" => p.ty = Some(v),
+                "properties" => p.properties = v.as_object(),
+                "items" => p.items = Some(v),
+                "enum" => p.enum_values = v.as_array(),
+                "const" => p.constant = v.as_str(),
+                "anyOf" => p.variants[0] = v.as_array(),
+                "oneOf" => p.variants[1] = v.as_array(),
+                "allOf" => p.variants[2] = v.as_array(),
+                _ => {}
+            }
+        }
+        p
+    }
+
+    fn type_name(&self) -> &'a str {
+        match self.ty {
+            Some(Value::String(s)) => s,
+            Some(Value::Array(list)) => list.iter().filter_map(Value::as_str).find(|t| *t != "null").unwrap_or("any"),
+            _ if self.properties.is_some() => "object",
+            _ if self.items.is_some() => "array",
+            _ => "any",
+        }
+    }
 }
 
 /// What the sibling tools say about the server, computed once per sibling list by
@@ -237,6 +252,8 @@ pub struct SiblingContext {
     pub twins: HashSet<String>,
     /// For each sibling pattern, how many siblings it matches.
     pub counts: Vec<u32>,
+    /// For each sibling pattern, the first few siblings it matches (evidence).
+    pub examples: Vec<Vec<String>>,
 }
 
 /// Suffixes and prefixes that mark a tool's read-only variant.

@@ -191,6 +191,16 @@ struct RawRisk {
     base: BTreeMap<String, String>,
     #[serde(default)]
     raise: Vec<RawRaise>,
+    #[serde(default)]
+    floor: Vec<RawFloor>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFloor {
+    tag: String,
+    risk: String,
+    why: String,
 }
 
 #[derive(Deserialize)]
@@ -338,7 +348,9 @@ pub fn load_sources(sources: Vec<(String, String)>) -> Result<RuleSet, RuleProbl
     for (file, text) in &sources {
         ctx.file = file.clone();
         ctx.rule = None;
-        version_hash.write(file.as_bytes());
+        // The version depends on the rules, not on how their directory was spelled.
+        let stem = Path::new(file).file_name().map_or(file.as_str(), |n| n.to_str().unwrap_or(file));
+        version_hash.write(stem.as_bytes());
         version_hash.write(text.as_bytes());
         let value: toml::Table = match toml::from_str(text) {
             Ok(v) => v,
@@ -357,9 +369,27 @@ pub fn load_sources(sources: Vec<(String, String)>) -> Result<RuleSet, RuleProbl
                     for (i, item) in list.iter().enumerate() {
                         let id = item.get("id").and_then(|v| v.as_str()).map(str::to_string);
                         ctx.rule = id.clone().or_else(|| Some(format!("#{}", i + 1)));
-                        match item.clone().try_into::<RawRule>() {
-                            Ok(r) => raw_rules.push((file.clone(), r)),
-                            Err(e) => ctx.problem("", e.to_string().trim_end().to_string()),
+                        // Unknown fields are reported one by one and removed, so one typo does
+                        // not hide the rule's other problems.
+                        let mut item = item.clone();
+                        for _ in 0..32 {
+                            match item.clone().try_into::<RawRule>() {
+                                Ok(r) => {
+                                    raw_rules.push((file.clone(), r));
+                                    break;
+                                }
+                                Err(e) => {
+                                    let message = e.to_string().trim_end().replace('\n', " ");
+                                    let removed = unknown_field(&message).and_then(|k| remove_key(&mut item, &k, ""));
+                                    match removed {
+                                        Some(path) => ctx.problem(path, message),
+                                        None => {
+                                            ctx.problem("", message);
+                                            break;
+                                        }
+                                    }
+                                }
+                            }
                         }
                     }
                     ctx.rule = None;
@@ -461,6 +491,44 @@ pub fn load_sources(sources: Vec<(String, String)>) -> Result<RuleSet, RuleProbl
     })
 }
 
+/// One line for a regex error: what is wrong and where, without the multi-line caret picture.
+fn regex_problem(e: &regex_syntax::Error) -> String {
+    let (kind, offset) = match e {
+        regex_syntax::Error::Parse(p) => (p.kind().to_string(), p.span().start.offset),
+        regex_syntax::Error::Translate(t) => (t.kind().to_string(), t.span().start.offset),
+        other => (other.to_string().replace('\n', " "), 0),
+    };
+    format!("invalid regex: {kind} (at byte {offset})")
+}
+
+/// The field name in serde's "unknown field `x`" message, so the problem points at it.
+fn unknown_field(message: &str) -> Option<String> {
+    let rest = message.split("unknown field `").nth(1)?;
+    Some(rest.split('`').next()?.to_string())
+}
+
+/// Removes the first key named `key` in a TOML tree; returns its dotted path.
+fn remove_key(value: &mut toml::Value, key: &str, prefix: &str) -> Option<String> {
+    match value {
+        toml::Value::Table(t) => {
+            if t.remove(key).is_some() {
+                return Some(if prefix.is_empty() { key.to_string() } else { format!("{prefix}.{key}") });
+            }
+            for (k, v) in t.iter_mut() {
+                let path = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                if let Some(found) = remove_key(v, key, &path) {
+                    return Some(found);
+                }
+            }
+            None
+        }
+        toml::Value::Array(list) => {
+            list.iter_mut().enumerate().find_map(|(i, v)| remove_key(v, key, &format!("{prefix}[{i}]")))
+        }
+        _ => None,
+    }
+}
+
 fn is_kebab(id: &str) -> bool {
     !id.is_empty()
         && id.split('-').all(|w| !w.is_empty() && w.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()))
@@ -498,7 +566,7 @@ fn compile_match(
         match parsed {
             Ok(_) => Some(Cond::Re { field, idx: bank.add(field, p), min }),
             Err(e) => {
-                ctx.problem(format!("{path}.{key}"), format!("invalid regex: {e}"));
+                ctx.problem(format!("{path}.{key}"), regex_problem(&e));
                 None
             }
         }
@@ -787,6 +855,20 @@ fn compile_tables(raw: RawTables, ctx: &mut Ctx) -> Option<Tables> {
         ok &= cats.len() == r.categories.len();
         raises.push((r.tag.clone(), cats, r.why.clone()));
     }
+    let mut floors = Vec::new();
+    for (i, f) in raw.risk.floor.iter().enumerate() {
+        if !raw.tags.contains_key(&f.tag) {
+            ctx.problem(format!("tables.risk.floor[{i}].tag"), format!("undeclared tag `{}`", f.tag));
+            ok = false;
+        }
+        match f.risk.parse::<Risk>() {
+            Ok(r) => floors.push((f.tag.clone(), r, f.why.clone())),
+            Err(e) => {
+                ctx.problem(format!("tables.risk.floor[{i}].risk"), e);
+                ok = false;
+            }
+        }
+    }
     let mut hints = BTreeMap::new();
     for (k, map) in &raw.hints {
         let Some(c) = parse_category(k, "tables.hints", ctx) else {
@@ -823,7 +905,7 @@ fn compile_tables(raw: RawTables, ctx: &mut Ctx) -> Option<Tables> {
             ok = false;
         }
     }
-    ok.then_some(Tables { tags: raw.tags, base, raises, hints })
+    ok.then_some(Tables { tags: raw.tags, base, raises, floors, hints })
 }
 
 fn compile_sets(bank: PatternBank, ctx: &mut Ctx) -> Option<TextSets> {
@@ -843,7 +925,7 @@ fn compile_sets(bank: PatternBank, ctx: &mut Ctx) -> Option<TextSets> {
             }
         };
         let singles: Vec<LazyRegex> = patterns.into_iter().map(LazyRegex::new).collect();
-        sets.by_field.insert(field, (set, singles));
+        sets.insert(field, set, singles);
     }
     Some(sets)
 }

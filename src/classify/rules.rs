@@ -1,6 +1,6 @@
 //! The compiled, validated rule set. Built only by `load`; read by `engine` and `examples`.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, OnceLock};
 
 use regex::{Regex, RegexSet};
@@ -103,8 +103,41 @@ pub struct Rule {
 /// One `RegexSet` per field, plus each pattern alone, compiled on first use, for evidence.
 #[derive(Debug, Default)]
 pub struct TextSets {
-    pub by_field: HashMap<Field, (RegexSet, Vec<LazyRegex>)>,
+    by_field: [Option<(RegexSet, Vec<LazyRegex>)>; Field::COUNT],
 }
+
+impl TextSets {
+    pub fn get(&self, field: Field) -> Option<&(RegexSet, Vec<LazyRegex>)> {
+        self.by_field[field.index()].as_ref()
+    }
+
+    pub(crate) fn insert(&mut self, field: Field, set: RegexSet, singles: Vec<LazyRegex>) {
+        self.by_field[field.index()] = Some((set, singles));
+    }
+
+    /// The single regex of pattern `idx` of `field`.
+    pub fn single(&self, field: Field, idx: usize) -> Option<&regex::Regex> {
+        self.get(field).and_then(|(_, singles)| singles.get(idx)).and_then(LazyRegex::get)
+    }
+
+    /// Every field that has patterns, with its set.
+    pub fn fields(&self) -> impl Iterator<Item = (Field, &RegexSet)> {
+        ALL_FIELDS.iter().filter_map(|f| self.get(*f).map(|(set, _)| (*f, set)))
+    }
+}
+
+const ALL_FIELDS: [Field; Field::COUNT] = [
+    Field::Name,
+    Field::RawName,
+    Field::Title,
+    Field::Description,
+    Field::Params,
+    Field::Enums,
+    Field::Siblings,
+    Field::Server,
+    Field::Annotations,
+    Field::Verdict,
+];
 
 /// A validated pattern compiled the first time a rule using it fires: most runs need the
 /// evidence of a few rules only, and compiling every pattern twice doubled the start-up time.
@@ -134,6 +167,8 @@ pub struct Tables {
     /// `(tag, categories it raises, why)`: each present tag raises the risk one level for those
     /// categories, up to critical.
     pub raises: Vec<(String, Vec<Category>, String)>,
+    /// `(tag, minimum risk, why)`: a tool with the tag is at least this risky.
+    pub floors: Vec<(String, Risk, String)>,
     pub hints: BTreeMap<Category, Hints>,
 }
 
@@ -148,6 +183,12 @@ impl Tables {
                 let next = risk.raised(1);
                 steps.push(format!("{risk} → {next}: tag {tag}"));
                 risk = next;
+            }
+        }
+        for (tag, floor, _) in &self.floors {
+            if risk < *floor && tags.iter().any(|t| t == tag) {
+                steps.push(format!("{risk} → {floor}: tag {tag} sets the floor"));
+                risk = *floor;
             }
         }
         (risk, steps)

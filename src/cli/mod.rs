@@ -67,8 +67,13 @@ pub fn run_with_args(args: &[String], io: &mut Io<'_>) -> Status {
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
-            let _ = write!(io.err, "{}", e.render());
-            return if e.use_stderr() { Status::Error } else { Status::Success };
+            // `--help` and `--version` are results, not errors: they go to stdout.
+            if e.use_stderr() {
+                let _ = write!(io.err, "{}", e.render());
+                return Status::Error;
+            }
+            let _ = write!(io.out, "{}", e.render());
+            return Status::Success;
         }
     };
     match commands::run(cli, io) {
