@@ -136,6 +136,127 @@ fn kind(v: &Value) -> &'static str {
     }
 }
 
+/// Where a record was in its input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Location {
+    /// The n-th element of a tools/list or array (`tools[3]`).
+    Element(usize),
+    /// A line of a JSONL file, counting from 1.
+    Line(usize),
+    /// The input was one object.
+    Object,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Location::Element(i) => write!(f, "tools[{i}]"),
+            Location::Line(n) => write!(f, "line {n}"),
+            Location::Object => f.write_str("object"),
+        }
+    }
+}
+
+/// One record's JSON text, not parsed yet.
+#[derive(Debug, Clone, Copy)]
+pub struct Item<'a> {
+    pub raw: &'a str,
+    pub location: Location,
+}
+
+/// An input split into records: the cheap, sequential first step, which finds where every
+/// record is without building any of them, so the records can be parsed in parallel.
+#[derive(Debug)]
+pub struct Split<'a> {
+    pub format: Option<InputFormat>,
+    pub items: Vec<Item<'a>>,
+    /// Whole-file problems: not JSON, or broken part-way (the items before the break are kept).
+    pub problems: Vec<InputProblem>,
+}
+
+impl Split<'_> {
+    /// In a tools/list or an array, the names of every tool: each tool's siblings. `None` for
+    /// JSONL and single objects, whose records carry their own `siblings`.
+    pub fn names(&self) -> Option<Vec<String>> {
+        if !matches!(self.format, Some(InputFormat::ToolsList | InputFormat::Array)) {
+            return None;
+        }
+        let names = self
+            .items
+            .iter()
+            .filter_map(|item| serde_json::from_str::<NameOnly>(item.raw).ok().and_then(|n| n.0))
+            .collect();
+        Some(dedup(names))
+    }
+}
+
+/// Finds the records of a tools/list result (bare or inside a JSON-RPC response), a JSON array,
+/// one object, or JSONL.
+pub fn split(text: &str) -> Split<'_> {
+    let mut out = Split { format: None, items: Vec::new(), problems: Vec::new() };
+    let trimmed = text.trim_start_matches('\u{feff}').trim_start();
+    if trimmed.is_empty() {
+        out.problems.push(InputProblem { location: "file".into(), message: "the input is empty".into() });
+        return out;
+    }
+    fn push<'a>(raw: &'a Value_, index: usize) -> Item<'a> {
+        Item { raw: raw.get(), location: Location::Element(index) }
+    }
+    match trimmed.as_bytes()[0] {
+        b'[' => {
+            out.format = Some(InputFormat::Array);
+            let mut items = Vec::new();
+            let pass = stream::<&Value_>(trimmed, false, &mut |raw, i| items.push(push(raw, i)));
+            out.items = items;
+            report_break(&mut out.problems, pass);
+        }
+        b'{' => {
+            let mut items = Vec::new();
+            let pass = stream::<&Value_>(trimmed, true, &mut |raw, i| items.push(push(raw, i)));
+            if pass.found_tools {
+                out.format = Some(InputFormat::ToolsList);
+                out.items = items;
+                report_break(&mut out.problems, pass);
+            } else {
+                match serde_json::from_str::<&Value_>(trimmed) {
+                    Ok(raw) => {
+                        out.format = Some(InputFormat::Object);
+                        out.items.push(Item { raw: raw.get(), location: Location::Object });
+                    }
+                    Err(e) if e.is_syntax() && e.line() > 1 && looks_like_jsonl(trimmed) => {
+                        out.format = Some(InputFormat::Jsonl);
+                        out.items = jsonl_items(trimmed);
+                    }
+                    Err(e) => out
+                        .problems
+                        .push(InputProblem { location: "file".into(), message: format!("invalid JSON: {e}") }),
+                }
+            }
+        }
+        _ => {
+            if looks_like_jsonl(trimmed) {
+                out.format = Some(InputFormat::Jsonl);
+                out.items = jsonl_items(trimmed);
+            } else {
+                out.problems.push(InputProblem {
+                    location: "file".into(),
+                    message: "not JSON: expected a tools/list result {\"tools\":[...]}, a JSON array of tools, or JSONL records".into(),
+                });
+            }
+        }
+    }
+    out
+}
+
+type Value_ = serde_json::value::RawValue;
+
+/// Parses one record into a tool.
+pub fn parse_item(item: &Item<'_>) -> Result<ToolInput, InputProblem> {
+    let problem = |message: String| InputProblem { location: item.location.to_string(), message };
+    let value = serde_json::from_str::<ToolValue>(item.raw).map_err(|e| problem(format!("not a JSON record: {e}")))?;
+    parse_record(value.0).map_err(problem)
+}
+
 /// Reads every tool in `text`, calling `each` with the tool and its location as it goes.
 ///
 /// In a tools/list or an array, a tool's siblings are the other tools of the same input (kept
@@ -146,65 +267,25 @@ pub fn read_tools(
     mut on_names: impl FnMut(&[String]),
     mut each: impl FnMut(ToolInput, &str),
 ) -> InputSummary {
-    let mut summary = InputSummary { format: None, tools: 0, problems: Vec::new() };
-    let trimmed = text.trim_start_matches('\u{feff}').trim_start();
-    if trimmed.is_empty() {
-        summary.problems.push(InputProblem { location: "file".into(), message: "the input is empty".into() });
-        return summary;
+    let split = split(text);
+    if let Some(names) = split.names() {
+        on_names(&names);
     }
-    let mut emit = |summary: &mut InputSummary, value: Value, location: &str| match parse_record(value) {
-        Ok(tool) => {
-            summary.tools += 1;
-            each(tool, location);
-        }
-        Err(message) => summary.problems.push(InputProblem { location: location.to_string(), message }),
-    };
-    match trimmed.as_bytes()[0] {
-        b'[' => {
-            summary.format = Some(InputFormat::Array);
-            let mut names = Vec::new();
-            let _ = stream::<NameOnly>(trimmed, false, &mut |n, _| names.extend(n.0));
-            on_names(&dedup(names));
-            let pass = stream::<ToolValue>(trimmed, false, &mut |v, loc| emit(&mut summary, v.0, loc));
-            report_break(&mut summary, pass);
-        }
-        b'{' => {
-            // A tools/list result (bare or in a JSON-RPC response), one tool, or JSONL.
-            let mut names = Vec::new();
-            let scan = stream::<NameOnly>(trimmed, true, &mut |n, _| names.extend(n.0));
-            if scan.found_tools {
-                summary.format = Some(InputFormat::ToolsList);
-                on_names(&dedup(names));
-                let pass = stream::<ToolValue>(trimmed, true, &mut |v, loc| emit(&mut summary, v.0, loc));
-                report_break(&mut summary, pass);
-            } else {
-                match serde_json::from_str::<Value>(trimmed) {
-                    Ok(value) => {
-                        summary.format = Some(InputFormat::Object);
-                        emit(&mut summary, value, "object");
-                    }
-                    Err(e) if e.is_syntax() && e.line() > 1 && looks_like_jsonl(trimmed) => {
-                        summary.format = Some(InputFormat::Jsonl);
-                        read_jsonl(trimmed, &mut summary, &mut emit);
-                    }
-                    Err(e) => summary
-                        .problems
-                        .push(InputProblem { location: "file".into(), message: format!("invalid JSON: {e}") }),
-                }
+    let mut summary = InputSummary { format: split.format, tools: 0, problems: Vec::new() };
+    let mut location = String::new();
+    for item in &split.items {
+        match parse_item(item) {
+            Ok(tool) => {
+                use std::fmt::Write as _;
+                summary.tools += 1;
+                location.clear();
+                let _ = write!(location, "{}", item.location);
+                each(tool, &location);
             }
-        }
-        _ => {
-            if looks_like_jsonl(trimmed) {
-                summary.format = Some(InputFormat::Jsonl);
-                read_jsonl(trimmed, &mut summary, &mut emit);
-            } else {
-                summary.problems.push(InputProblem {
-                    location: "file".into(),
-                    message: "not JSON: expected a tools/list result {\"tools\":[...]}, a JSON array of tools, or JSONL records".into(),
-                });
-            }
+            Err(problem) => summary.problems.push(problem),
         }
     }
+    summary.problems.extend(split.problems);
     summary
 }
 
@@ -215,9 +296,9 @@ fn dedup(mut names: Vec<String>) -> Vec<String> {
 }
 
 /// A document that breaks part-way keeps the tools before the break, and says where it broke.
-fn report_break(summary: &mut InputSummary, pass: Pass) {
+fn report_break(problems: &mut Vec<InputProblem>, pass: Pass) {
     if let Some(e) = pass.error {
-        summary.problems.push(InputProblem {
+        problems.push(InputProblem {
             location: "file".into(),
             message: format!("invalid JSON, stopped reading after {} tool(s): {e}", pass.elements),
         });
@@ -229,18 +310,12 @@ fn looks_like_jsonl(text: &str) -> bool {
     text.lines().any(|l| l.trim_start().starts_with('{'))
 }
 
-fn read_jsonl(text: &str, summary: &mut InputSummary, emit: &mut impl FnMut(&mut InputSummary, Value, &str)) {
-    for (i, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() {
-            continue;
-        }
-        let location = format!("line {}", i + 1);
-        match serde_json::from_str::<ToolValue>(line) {
-            Ok(value) => emit(summary, value.0, &location),
-            Err(e) => summary.problems.push(InputProblem { location, message: format!("not a JSON record: {e}") }),
-        }
-    }
+fn jsonl_items(text: &str) -> Vec<Item<'_>> {
+    text.lines()
+        .enumerate()
+        .map(|(i, line)| Item { raw: line.trim(), location: Location::Line(i + 1) })
+        .filter(|item| !item.raw.is_empty())
+        .collect()
 }
 
 /// How a streaming pass over an array went.
@@ -253,9 +328,9 @@ struct Pass {
 
 /// Streams the elements of a top-level array, or of `tools` (or `result.tools`) when `wrapped`,
 /// one at a time, so a huge list never sits in memory as one tree.
-fn stream<T: for<'de> Deserialize<'de>>(text: &str, wrapped: bool, f: &mut dyn FnMut(T, &str)) -> Pass {
+fn stream<'a, T: Deserialize<'a>>(text: &'a str, wrapped: bool, f: &mut dyn FnMut(T, usize)) -> Pass {
     let mut de = serde_json::Deserializer::from_str(text);
-    let mut sink = Sink { f, index: 0, found_tools: false, location: String::new() };
+    let mut sink = Sink { f, index: 0, found_tools: false };
     let outcome = if wrapped {
         de::Deserializer::deserialize_map(&mut de, Wrapped { sink: &mut sink })
     } else {
@@ -265,10 +340,9 @@ fn stream<T: for<'de> Deserialize<'de>>(text: &str, wrapped: bool, f: &mut dyn F
 }
 
 struct Sink<'f, T> {
-    f: &'f mut dyn FnMut(T, &str),
+    f: &'f mut dyn FnMut(T, usize),
     index: usize,
     found_tools: bool,
-    location: String,
 }
 
 struct Elements<'s, 'f, T> {
@@ -282,11 +356,9 @@ impl<'de, T: Deserialize<'de>> Visitor<'de> for Elements<'_, '_, T> {
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         while let Some(value) = seq.next_element::<T>()? {
-            use std::fmt::Write as _;
-            self.sink.location.clear();
-            let _ = write!(self.sink.location, "tools[{}]", self.sink.index);
+            let index = self.sink.index;
             self.sink.index += 1;
-            (self.sink.f)(value, &self.sink.location);
+            (self.sink.f)(value, index);
         }
         Ok(())
     }

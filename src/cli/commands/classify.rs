@@ -1,24 +1,26 @@
 //! `catalog classify`: one tool from the command line, or every tool in a file.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::Read;
+use std::io::{Read, Write};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc;
 
 use anyhow::{Context, Result};
 
 use super::load_rules;
-use crate::classify::SiblingContext;
+use crate::classify::{RuleSet, SiblingContext};
 use crate::cli::args::{ClassifyArgs, Format};
 use crate::cli::printer;
 use crate::cli::{Io, Status};
-use crate::input::{read_tools, sibling_key, InputSummary};
+use crate::input::{self, sibling_key, InputProblem, InputSummary, Item};
 use crate::model::{Risk, ToolInput};
 use crate::report::{ClassifyTotals, ProblemJson, ToolVerdict, SCHEMA_VERSION};
 
 pub(super) fn run(args: ClassifyArgs, io: &mut Io<'_>) -> Result<Status> {
-    let rules = load_rules(args.rules.rules.as_deref())?;
     let format = args.format.unwrap_or(if io.out_is_terminal { Format::Table } else { Format::Jsonl });
 
     let Some(path) = &args.input else {
+        let rules = load_rules(args.rules.rules.as_deref())?;
         let schema = match &args.schema {
             Some(s) => Some(serde_json::from_str(s).context("--schema is not valid JSON")?),
             None => None,
@@ -46,28 +48,14 @@ pub(super) fn run(args: ClassifyArgs, io: &mut Io<'_>) -> Result<Status> {
         return Ok(gate(args.fail_on, verdict.risk));
     };
 
-    let text = if path.as_os_str() == "-" {
-        let mut s = String::new();
-        std::io::stdin().read_to_string(&mut s).context("cannot read the tools from stdin")?;
-        s
-    } else {
-        let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-        String::from_utf8(bytes).map_err(|e| {
-            anyhow::anyhow!(
-                "{} is not UTF-8 text (first bad byte at offset {})",
-                path.display(),
-                e.utf8_error().valid_up_to()
-            )
-        })?
-    };
+    // Compile the rules while the file is read and split.
+    let (rules, text) = std::thread::scope(|scope| {
+        let loader = scope.spawn(|| load_rules(args.rules.rules.as_deref()));
+        let text = read_input(path);
+        (loader.join().expect("loading rules does not panic"), text)
+    });
+    let (rules, text) = (rules?, text?);
 
-    let shared: std::cell::OnceCell<SiblingContext> = std::cell::OnceCell::new();
-    let mut contexts: HashMap<(Option<String>, Vec<String>), SiblingContext> = HashMap::new();
-    let mut by_category: BTreeMap<&'static str, usize> = BTreeMap::new();
-    let mut by_risk: BTreeMap<&'static str, usize> = BTreeMap::new();
-    let mut worst: Option<Risk> = None;
-    let mut write_error: Option<std::io::Error> = None;
-    let mut first = true;
     if format == Format::Json {
         write!(
             io.out,
@@ -77,79 +65,25 @@ pub(super) fn run(args: ClassifyArgs, io: &mut Io<'_>) -> Result<Status> {
     } else if format == Format::Table {
         printer::table_header(io.out)?;
     }
-    let out = &mut *io.out;
-    let summary: InputSummary = read_tools(
-        &text,
-        |names| {
-            let _ = shared.set(rules.sibling_context(names));
-        },
-        |tool, location| {
-            if write_error.is_some() {
-                return;
-            }
-            // Records that carry their own sibling lists (JSONL) get a context per server.
-            let verdict = if tool.siblings.is_empty() {
-                match shared.get() {
-                    Some(ctx) => rules.classify_in(&tool, ctx),
-                    None => rules.classify(&tool),
-                }
-            } else {
-                let ctx = contexts.entry(sibling_key(&tool)).or_insert_with_key(|k| rules.sibling_context(&k.1));
-                rules.classify_in(&tool, ctx)
-            };
-            *by_category.entry(verdict.category.as_str()).or_insert(0) += 1;
-            *by_risk.entry(verdict.risk.as_str()).or_insert(0) += 1;
-            worst = worst.max(Some(verdict.risk));
-            let written = match format {
-                Format::Table => {
-                    if args.explain {
-                        printer::verdict_detail(out, &tool, &verdict, true)
-                    } else {
-                        printer::table_row(out, &tool, &verdict)
-                    }
-                }
-                Format::Jsonl => {
-                    serde_json::to_writer(&mut *out, &ToolVerdict::new(&tool, &verdict, Some(location), args.explain))
-                        .map_err(std::io::Error::from)
-                        .and_then(|()| out.write_all(b"\n"))
-                }
-                Format::Json => {
-                    let sep: &[u8] = if first { b"" } else { b"," };
-                    first = false;
-                    out.write_all(sep).and_then(|()| {
-                        serde_json::to_writer(
-                            &mut *out,
-                            &ToolVerdict::new(&tool, &verdict, Some(location), args.explain),
-                        )
-                        .map_err(std::io::Error::from)
-                    })
-                }
-            };
-            if let Err(e) = written {
-                write_error = Some(e);
-            }
-        },
-    );
-    if let Some(e) = write_error {
-        return Err(anyhow::Error::new(e).context("cannot write the verdicts"));
-    }
+    let opts = RenderOptions { format, explain: args.explain };
+    let (summary, totals) = classify_parallel(&rules, &text, opts, io.out)?;
     match format {
         Format::Json => {
-            let totals = ClassifyTotals {
+            let doc = ClassifyTotals {
                 tool_count: summary.tools,
-                by_category,
-                by_risk,
+                by_category: totals.by_category.clone(),
+                by_risk: totals.by_risk.clone(),
                 problems: summary
                     .problems
                     .iter()
                     .map(|p| ProblemJson { location: &p.location, message: &p.message })
                     .collect(),
             };
-            let totals = serde_json::to_string(&totals)?;
+            let doc = serde_json::to_string(&doc)?;
             // Splice the totals' fields after the streamed `tools` array.
-            writeln!(io.out, "],{}", &totals[1..])?;
+            writeln!(io.out, "],{}", &doc[1..])?;
         }
-        Format::Table => printer::table_footer(io.out, summary.tools, &by_category, &by_risk)?,
+        Format::Table => printer::table_footer(io.out, summary.tools, &totals.by_category, &totals.by_risk)?,
         Format::Jsonl => {}
     }
     for p in &summary.problems {
@@ -163,10 +97,189 @@ pub(super) fn run(args: ClassifyArgs, io: &mut Io<'_>) -> Result<Status> {
         )?;
         return Ok(Status::Error);
     }
-    Ok(match worst {
+    Ok(match totals.worst {
         Some(w) => gate(args.fail_on, w),
         None => Status::Success,
     })
+}
+
+/// Reads the tools file, or stdin for `-`.
+fn read_input(path: &std::path::Path) -> Result<String> {
+    if path.as_os_str() == "-" {
+        let mut s = String::new();
+        std::io::stdin().read_to_string(&mut s).context("cannot read the tools from stdin")?;
+        return Ok(s);
+    }
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    String::from_utf8(bytes).map_err(|e| {
+        anyhow::anyhow!(
+            "{} is not UTF-8 text (first bad byte at offset {})",
+            path.display(),
+            e.utf8_error().valid_up_to()
+        )
+    })
+}
+
+/// How verdicts are printed.
+#[derive(Clone, Copy)]
+struct RenderOptions {
+    format: Format,
+    explain: bool,
+}
+
+/// Counts over every verdict.
+#[derive(Default)]
+struct Totals {
+    by_category: BTreeMap<&'static str, usize>,
+    by_risk: BTreeMap<&'static str, usize>,
+    worst: Option<Risk>,
+}
+
+impl Totals {
+    fn merge(&mut self, other: Totals) {
+        for (k, v) in other.by_category {
+            *self.by_category.entry(k).or_insert(0) += v;
+        }
+        for (k, v) in other.by_risk {
+            *self.by_risk.entry(k).or_insert(0) += v;
+        }
+        self.worst = self.worst.max(other.worst);
+    }
+}
+
+/// One chunk's verdicts, rendered.
+struct Rendered {
+    seq: usize,
+    bytes: Vec<u8>,
+    count: usize,
+    totals: Totals,
+    problems: Vec<InputProblem>,
+}
+
+/// Records per chunk of work.
+const CHUNK: usize = 128;
+
+/// Reads, classifies and prints every tool of `text`. The input is split into records first (a
+/// cheap pass that builds nothing); then every core parses, classifies and renders chunks of
+/// records, each in its own memory, and the output keeps the input's order.
+fn classify_parallel(
+    rules: &RuleSet,
+    text: &str,
+    opts: RenderOptions,
+    out: &mut dyn Write,
+) -> Result<(InputSummary, Totals)> {
+    let split = input::split(text);
+    let shared = split.names().map(|names| rules.sibling_context(&names));
+    let chunks: Vec<&[Item<'_>]> = split.items.chunks(CHUNK).collect();
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 8).min(chunks.len().max(1));
+    let next_chunk = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let (done_tx, done_rx) = mpsc::sync_channel::<Rendered>(workers * 4);
+    let mut totals = Totals::default();
+    let mut summary = InputSummary { format: split.format, tools: 0, problems: Vec::new() };
+    let mut written: Result<()> = Ok(());
+
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            let done_tx = done_tx.clone();
+            let (next_chunk, stop, chunks, shared) = (&next_chunk, &stop, &chunks, shared.as_ref());
+            scope.spawn(move || {
+                let mut contexts: HashMap<(Option<String>, Vec<String>), SiblingContext> = HashMap::new();
+                while !stop.load(Ordering::Relaxed) {
+                    let seq = next_chunk.fetch_add(1, Ordering::Relaxed);
+                    let Some(chunk) = chunks.get(seq) else { break };
+                    let rendered = render_chunk(rules, shared, &mut contexts, seq, chunk, opts);
+                    if done_tx.send(rendered).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(done_tx);
+        // Write in input order as chunks arrive.
+        let mut parked: BTreeMap<usize, Rendered> = BTreeMap::new();
+        let mut next = 0;
+        let mut first = true;
+        for rendered in done_rx.iter() {
+            parked.insert(rendered.seq, rendered);
+            while let Some(r) = parked.remove(&next) {
+                next += 1;
+                totals.merge(r.totals);
+                summary.tools += r.count;
+                summary.problems.extend(r.problems);
+                if written.is_err() || r.count == 0 {
+                    continue;
+                }
+                let sep: &[u8] = if opts.format == Format::Json && !first { b"," } else { b"" };
+                first = false;
+                written =
+                    out.write_all(sep).and_then(|()| out.write_all(&r.bytes)).context("cannot write the verdicts");
+                if written.is_err() {
+                    stop.store(true, Ordering::Relaxed);
+                }
+            }
+        }
+    });
+    written?;
+    summary.problems.extend(split.problems);
+    Ok((summary, totals))
+}
+
+/// Parses, classifies and renders one chunk of records.
+fn render_chunk(
+    rules: &RuleSet,
+    shared: Option<&SiblingContext>,
+    contexts: &mut HashMap<(Option<String>, Vec<String>), SiblingContext>,
+    seq: usize,
+    chunk: &[Item<'_>],
+    opts: RenderOptions,
+) -> Rendered {
+    let mut bytes = Vec::with_capacity(chunk.len() * 1024);
+    let mut totals = Totals::default();
+    let mut problems = Vec::new();
+    let mut count = 0;
+    let mut location = String::new();
+    for item in chunk {
+        let tool = match input::parse_item(item) {
+            Ok(tool) => tool,
+            Err(problem) => {
+                problems.push(problem);
+                continue;
+            }
+        };
+        location.clear();
+        let _ = std::fmt::Write::write_fmt(&mut location, format_args!("{}", item.location));
+        // Records that carry their own sibling lists (JSONL) get a context per server.
+        let verdict = if tool.siblings.is_empty() {
+            match shared {
+                Some(ctx) => rules.classify_in(&tool, ctx),
+                None => rules.classify(&tool),
+            }
+        } else {
+            let ctx = contexts.entry(sibling_key(&tool)).or_insert_with_key(|k| rules.sibling_context(&k.1));
+            rules.classify_in(&tool, ctx)
+        };
+        *totals.by_category.entry(verdict.category.as_str()).or_insert(0) += 1;
+        *totals.by_risk.entry(verdict.risk.as_str()).or_insert(0) += 1;
+        totals.worst = totals.worst.max(Some(verdict.risk));
+        let report = || ToolVerdict::new(&tool, &verdict, Some(&location), opts.explain);
+        // Writing into a Vec cannot fail.
+        let _ = match opts.format {
+            Format::Table if opts.explain => printer::verdict_detail(&mut bytes, &tool, &verdict, true),
+            Format::Table => printer::table_row(&mut bytes, &tool, &verdict),
+            Format::Jsonl => serde_json::to_writer(&mut bytes, &report())
+                .map_err(std::io::Error::from)
+                .and_then(|()| bytes.write_all(b"\n")),
+            Format::Json => {
+                if count > 0 {
+                    bytes.push(b',');
+                }
+                serde_json::to_writer(&mut bytes, &report()).map_err(std::io::Error::from)
+            }
+        };
+        count += 1;
+    }
+    Rendered { seq, bytes, count, totals, problems }
 }
 
 fn gate(fail_on: Option<Risk>, risk: Risk) -> Status {
