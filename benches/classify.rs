@@ -93,7 +93,11 @@ impl Workload {
 fn bench(c: &mut Criterion, w: &Workload) {
     let mut group = c.benchmark_group("classify");
     // One iteration classifies every tool of the workload: a flat sampling of few, long samples.
-    group.sampling_mode(SamplingMode::Flat).sample_size(10).warm_up_time(Duration::from_secs(2));
+    group
+        .sampling_mode(SamplingMode::Flat)
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(2))
+        .measurement_time(Duration::from_secs(10));
     group.throughput(Throughput::Elements(w.tools.len() as u64));
     group.bench_function("context_per_server", |b| b.iter(|| w.pass_per_server()));
     group.bench_function("context_per_tool", |b| b.iter(|| w.pass_per_tool()));
@@ -137,6 +141,11 @@ fn main() {
         w.distinct,
         w.contexts.len()
     );
+
+    // Other work on the machine skews the figures: the load average says whether there was any.
+    if let Ok(load) = std::fs::read_to_string("/proc/loadavg") {
+        println!("load average: {} (1, 5, 15 min)", load.split(' ').take(3).collect::<Vec<_>>().join(" "));
+    }
 
     let mut c = Criterion::default().configure_from_args();
     bench(&mut c, &w);

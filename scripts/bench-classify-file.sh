@@ -57,7 +57,14 @@ trap cleanup EXIT
 
 say "date:    $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
 say "machine: $(nproc) cores, $(uname -sr), $(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ *//' || echo 'unknown CPU')"
-say "commit:  $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$ROOT" diff --quiet 2>/dev/null || echo ' (with uncommitted changes)')"
+if COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null); then
+    git -C "$ROOT" diff --quiet HEAD -- src rules Cargo.toml Cargo.lock || COMMIT="$COMMIT with uncommitted changes to src/, rules/ or Cargo"
+else
+    COMMIT="not a git checkout"
+fi
+say "commit:  $COMMIT"
+# Other work on the machine skews every figure below: the load average says whether there was any.
+say "load:    $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown) (1, 5, 15 min)"
 
 # ---------------------------------------------------------------------------------------------
 step "(a) generating a tools/list file of $N tools from $DEVSET"
@@ -241,6 +248,7 @@ fi
 
 # ---------------------------------------------------------------------------------------------
 step "results: $N tools, median wall time"
+say "load after: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown) (1, 5, 15 min)"
 python3 - "$N" "catalog classify --format jsonl ($RUNS runs)" "$OURS_WALL" "$OURS_MB" "$CISCO_LABEL" "$CISCO_WALL" "${CISCO_MB:-}" <<'PY'
 import sys
 
