@@ -217,6 +217,19 @@ impl Field {
     /// How many fields there are, for per-field tables.
     pub const COUNT: usize = 10;
 
+    pub const ALL: [Field; Field::COUNT] = [
+        Field::Name,
+        Field::RawName,
+        Field::Title,
+        Field::Description,
+        Field::Params,
+        Field::Enums,
+        Field::Siblings,
+        Field::Server,
+        Field::Annotations,
+        Field::Verdict,
+    ];
+
     /// A dense index for per-field tables.
     pub fn index(self) -> usize {
         self as usize
@@ -275,7 +288,75 @@ pub struct Finding {
 pub struct ConfidenceStep {
     pub from: f64,
     pub to: f64,
-    pub why: String,
+    pub why: StepWhy,
+}
+
+/// Why the confidence moved. Kept structured and put into words only when shown, so
+/// classifying stays cheap.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StepWhy {
+    Strongest {
+        category: Category,
+        rule: Arc<str>,
+    },
+    /// These fields voted for the winner (a bit per `Field::index`).
+    Agree(u16),
+    Conflict {
+        category: Category,
+        rule: Arc<str>,
+        weight: f64,
+    },
+    NoEvidence,
+    EmptyDescription,
+    NoVerb,
+    Override {
+        from: Category,
+        to: Category,
+        rule: Arc<str>,
+    },
+    /// A rule's own confidence change, with its message.
+    Rule(Arc<str>),
+    Bounds,
+}
+
+impl fmt::Display for StepWhy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StepWhy::Strongest { category, rule } => write!(f, "strongest evidence for {category}: {rule}"),
+            StepWhy::Agree(bits) => {
+                let names: Vec<&str> =
+                    Field::ALL.iter().filter(|x| bits & (1 << x.index()) != 0).map(|x| x.as_str()).collect();
+                write!(f, "{} agree", names.join(" and "))
+            }
+            StepWhy::Conflict { category, rule, weight } => {
+                write!(f, "conflicting evidence for {category}: {rule} ({weight:.2})")
+            }
+            StepWhy::NoEvidence => f.write_str("no rule recognised the tool; treated as a write"),
+            StepWhy::EmptyDescription => f.write_str("empty description"),
+            StepWhy::NoVerb => f.write_str("no known verb in the name"),
+            StepWhy::Override { from, to, rule } => write!(f, "{from} → {to}: {rule}"),
+            StepWhy::Rule(message) => f.write_str(message),
+            StepWhy::Bounds => f.write_str("kept within bounds"),
+        }
+    }
+}
+
+/// One step of the risk arithmetic.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RiskStep {
+    Base(Category, Risk),
+    Raise { from: Risk, to: Risk, tag: Arc<str> },
+    Floor { from: Risk, to: Risk, tag: Arc<str> },
+}
+
+impl fmt::Display for RiskStep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RiskStep::Base(c, r) => write!(f, "{c} → {r}"),
+            RiskStep::Raise { from, to, tag } => write!(f, "{from} → {to}: tag {tag}"),
+            RiskStep::Floor { from, to, tag } => write!(f, "{from} → {to}: tag {tag} sets the floor"),
+        }
+    }
 }
 
 /// Everything the classifier says about one tool.
@@ -287,17 +368,17 @@ pub struct Verdict {
     pub confidence: f64,
     pub hints: Hints,
     /// Sorted and unique.
-    pub tags: Vec<String>,
+    pub tags: Vec<Arc<str>>,
     pub reasons: Vec<Reason>,
     pub findings: Vec<Finding>,
     pub confidence_steps: Vec<ConfidenceStep>,
     /// The risk table's arithmetic: the base for the category, then each tag that raised it.
-    pub risk_steps: Vec<String>,
+    pub risk_steps: Vec<RiskStep>,
     pub summary: String,
 }
 
 impl Verdict {
     pub fn has_tag(&self, tag: &str) -> bool {
-        self.tags.binary_search_by(|t| t.as_str().cmp(tag)).is_ok()
+        self.tags.binary_search_by(|t| (**t).cmp(tag)).is_ok()
     }
 }

@@ -5,6 +5,8 @@
 
 use std::collections::BTreeMap;
 
+use std::sync::Arc;
+
 use serde::Serialize;
 
 use crate::model::{Evidence, Hint, ToolInput, Verdict};
@@ -23,7 +25,7 @@ pub struct ToolVerdict<'a> {
     pub confidence: f64,
     /// Predicted MCP annotations, as a careful author would set them.
     pub hints: BTreeMap<&'static str, bool>,
-    pub tags: &'a [String],
+    pub tags: &'a [Arc<str>],
     pub reasons: Vec<ReasonJson<'a>>,
     pub findings: Vec<FindingJson<'a>>,
     pub summary: &'a str,
@@ -108,7 +110,7 @@ impl<'a> ToolVerdict<'a> {
                     .iter()
                     .map(|s| format!("{:.2} → {:.2}: {}", s.from, s.to, s.why))
                     .collect(),
-                risk_steps: v.risk_steps.clone(),
+                risk_steps: v.risk_steps.iter().map(ToString::to_string).collect(),
             }),
         }
     }

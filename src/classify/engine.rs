@@ -1,12 +1,15 @@
 //! Running a `RuleSet` over one tool. Pure: no I/O, no clock, cannot fail.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use regex::SetMatches;
 
 use super::features::{push_words, Features, SiblingContext};
 use super::rules::{Cond, Rule, RuleSet, Stage};
-use crate::model::{Category, ConfidenceStep, Evidence, Field, Finding, Hint, Reason, Risk, ToolInput, Verdict};
+use crate::model::{
+    Category, ConfidenceStep, Evidence, Field, Finding, Hint, Reason, Risk, StepWhy, ToolInput, Verdict,
+};
 
 /// Confidence when no rule voted: the tool is treated as a write, and says so.
 const NO_EVIDENCE_CONFIDENCE: f64 = 0.40;
@@ -25,7 +28,7 @@ const EVIDENCE_CHARS: usize = 80;
 
 /// The texts of one tool and which patterns matched them.
 struct Matched<'a> {
-    f: Features,
+    f: Features<'a>,
     ctx: &'a SiblingContext,
     tool: &'a ToolInput,
     sets: [Option<SetMatches>; Field::COUNT],
@@ -36,7 +39,7 @@ struct Matched<'a> {
 /// What is known while verdict-stage rules run.
 struct State {
     category: Category,
-    tags: BTreeSet<String>,
+    tags: BTreeSet<Arc<str>>,
     voted: bool,
 }
 
@@ -100,7 +103,7 @@ impl RuleSet {
                 fired.push(rule);
             }
         }
-        let mut best: HashMap<Category, (f64, &Rule)> = HashMap::new();
+        let mut best: BTreeMap<Category, (f64, &Rule)> = BTreeMap::new();
         for rule in &fired {
             if let Some(c) = rule.effect.category {
                 let e = best.entry(c).or_insert((rule.effect.weight, rule));
@@ -120,41 +123,36 @@ impl RuleSet {
             Some((c, w, r)) => {
                 state.category = c;
                 conf = w;
-                steps.push(ConfidenceStep { from: 0.0, to: w, why: format!("strongest evidence for {c}: {}", r.id) });
-                let fields: BTreeSet<Field> = fired
+                steps.push(ConfidenceStep {
+                    from: 0.0,
+                    to: w,
+                    why: StepWhy::Strongest { category: c, rule: r.id.clone() },
+                });
+                let fields: u16 = fired
                     .iter()
                     .filter(|x| x.effect.category == Some(c))
                     .filter_map(|x| primary_field(&x.cond))
-                    .collect();
-                if fields.len() >= 2 {
-                    let names: Vec<&str> = fields.iter().map(|f| f.as_str()).collect();
-                    push_step(&mut steps, &mut conf, CORROBORATION_BONUS, format!("{} agree", names.join(" and ")));
+                    .fold(0, |bits, f| bits | (1 << f.index()));
+                if fields.count_ones() >= 2 {
+                    push_step(&mut steps, &mut conf, CORROBORATION_BONUS, StepWhy::Agree(fields));
                 }
                 let opposing = best.iter().filter(|(oc, _)| **oc != c).max_by(|a, b| a.1 .0.total_cmp(&b.1 .0));
                 if let Some((oc, (ow, or))) = opposing {
                     let penalty = if *ow >= STRONG_CONFLICT { STRONG_CONFLICT_PENALTY } else { WEAK_CONFLICT_PENALTY };
-                    push_step(
-                        &mut steps,
-                        &mut conf,
-                        -penalty,
-                        format!("conflicting evidence for {oc}: {} ({ow:.2})", or.id),
-                    );
+                    let why = StepWhy::Conflict { category: *oc, rule: or.id.clone(), weight: *ow };
+                    push_step(&mut steps, &mut conf, -penalty, why);
                 }
             }
             None => {
                 conf = NO_EVIDENCE_CONFIDENCE;
-                steps.push(ConfidenceStep {
-                    from: 0.0,
-                    to: conf,
-                    why: "no rule recognised the tool; treated as a write".into(),
-                });
+                steps.push(ConfidenceStep { from: 0.0, to: conf, why: StepWhy::NoEvidence });
             }
         }
         if m.f.description.trim().is_empty() {
-            push_step(&mut steps, &mut conf, -EMPTY_DESCRIPTION_PENALTY, "empty description".into());
+            push_step(&mut steps, &mut conf, -EMPTY_DESCRIPTION_PENALTY, StepWhy::EmptyDescription);
         }
         if m.f.verbs.is_empty() {
-            push_step(&mut steps, &mut conf, -UNKNOWN_VERB_PENALTY, "no known verb in the name".into());
+            push_step(&mut steps, &mut conf, -UNKNOWN_VERB_PENALTY, StepWhy::NoVerb);
         }
         // A rule's tags count only when its reading won: the tags of a losing vote (say,
         // `code-execution` from "runs a query" on a read-only SQL tool) would mislabel the tool.
@@ -173,7 +171,8 @@ impl RuleSet {
             if self.eval(&rule.cond, m, &state) {
                 if let Some(c) = rule.effect.category {
                     if c != state.category {
-                        push_step(&mut steps, &mut conf, 0.0, format!("{} → {c}: {}", state.category, rule.id));
+                        let why = StepWhy::Override { from: state.category, to: c, rule: rule.id.clone() };
+                        push_step(&mut steps, &mut conf, 0.0, why);
                         state.category = c;
                     }
                 }
@@ -185,19 +184,19 @@ impl RuleSet {
         let all_fired: Vec<&Rule> = fired.iter().chain(verdict_fired.iter()).copied().collect();
         for rule in &all_fired {
             if let Some(delta) = rule.effect.confidence {
-                push_step(&mut steps, &mut conf, delta, rule.message.to_string());
+                push_step(&mut steps, &mut conf, delta, StepWhy::Rule(rule.message.clone()));
             }
         }
         let clamped = conf.clamp(MIN_CONFIDENCE, MAX_CONFIDENCE);
         if (clamped - conf).abs() > f64::EPSILON {
-            steps.push(ConfidenceStep { from: conf, to: clamped, why: "kept within bounds".into() });
+            steps.push(ConfidenceStep { from: conf, to: clamped, why: StepWhy::Bounds });
         }
         let confidence = (clamped * 100.0).round() / 100.0;
 
         // Hints: the category's defaults, then rule hints (the strongest rule per hint wins; a
         // rule that voted for another category does not set hints).
         let mut hints = self.tables.hints[&category];
-        let mut hint_weight: HashMap<Hint, (f64, bool)> = HashMap::new();
+        let mut hint_weight: BTreeMap<Hint, (f64, bool)> = BTreeMap::new();
         for rule in &all_fired {
             let applies = rule.stage != Stage::Signal || rule.effect.category.is_none_or(|c| c == category);
             if !applies {
@@ -221,7 +220,7 @@ impl RuleSet {
             hints.destructive = false;
         }
 
-        let tags: Vec<String> = state.tags.into_iter().collect();
+        let tags: Vec<Arc<str>> = state.tags.into_iter().collect();
         let (risk, risk_steps) = self.tables.risk(category, &tags);
 
         let mut reasons = Vec::new();
@@ -277,7 +276,7 @@ impl RuleSet {
             Cond::NoVerb(b) => m.f.verbs.is_empty() == *b,
             Cond::ReadonlyTwin(b) => m.ctx.has_readonly_twin(&m.f.name) == *b,
             Cond::Category(list) => list.contains(&state.category),
-            Cond::Tag(list) => list.iter().any(|t| state.tags.contains(t)),
+            Cond::Tag(list) => list.iter().any(|t| state.tags.contains(t.as_str())),
             Cond::All(list) => list.iter().all(|c| self.eval(c, m, state)),
             Cond::Any(list) => list.iter().any(|c| self.eval(c, m, state)),
             Cond::Not(c) => !self.eval(c, m, state),
@@ -341,12 +340,12 @@ impl RuleSet {
     }
 }
 
-fn text_of<'a>(f: &'a Features, ctx: &'a SiblingContext, field: Field) -> &'a str {
+fn text_of<'a>(f: &'a Features<'_>, ctx: &'a SiblingContext, field: Field) -> &'a str {
     match field {
         Field::Name => &f.name,
-        Field::RawName => &f.raw_name,
-        Field::Title => &f.title,
-        Field::Description => &f.description,
+        Field::RawName => f.raw_name,
+        Field::Title => f.title,
+        Field::Description => f.description,
         Field::Params => &f.params,
         Field::Enums => &f.enums,
         Field::Siblings => &ctx.text,
@@ -366,7 +365,7 @@ fn primary_field(cond: &Cond) -> Option<Field> {
     }
 }
 
-fn push_step(steps: &mut Vec<ConfidenceStep>, conf: &mut f64, delta: f64, why: String) {
+fn push_step(steps: &mut Vec<ConfidenceStep>, conf: &mut f64, delta: f64, why: StepWhy) {
     let from = *conf;
     *conf += delta;
     steps.push(ConfidenceStep { from, to: *conf, why });
@@ -410,7 +409,7 @@ fn summarize(
     category: Category,
     risk: Risk,
     confidence: f64,
-    tags: &[String],
+    tags: &[Arc<str>],
     findings: &[Finding],
 ) -> String {
     let what = match category {

@@ -104,14 +104,14 @@ pub fn find_verbs(words: &[String], lex: &Lexicon) -> Vec<String> {
 
 /// The per-tool texts rules match against.
 #[derive(Debug, Clone)]
-pub struct Features {
+pub struct Features<'t> {
     /// Name words joined by single spaces: `create access key`.
     pub name: String,
     /// The name exactly as sent.
-    pub raw_name: String,
+    pub raw_name: &'t str,
     pub verbs: Vec<String>,
-    pub title: String,
-    pub description: String,
+    pub title: &'t str,
+    pub description: &'t str,
     /// One line per input property, `name:type` (names in snake case), nested properties included.
     pub params: String,
     /// One line per enum value of a string property, `param=value`.
@@ -124,8 +124,8 @@ const MAX_SCHEMA_DEPTH: usize = 4;
 /// How many properties are collected at most, so a hostile schema stays cheap.
 const MAX_PARAMS: usize = 512;
 
-impl Features {
-    pub fn new(tool: &ToolInput, lex: &Lexicon) -> Features {
+impl<'t> Features<'t> {
+    pub fn new(tool: &'t ToolInput, lex: &Lexicon) -> Features<'t> {
         let words = name_words(&tool.name);
         let verbs = find_verbs(&words, lex);
         let mut params = String::new();
@@ -136,10 +136,10 @@ impl Features {
         }
         Features {
             name: words.join(" "),
-            raw_name: tool.name.clone(),
+            raw_name: &tool.name,
             verbs,
-            title: tool.title.clone().unwrap_or_default(),
-            description: tool.description.clone().unwrap_or_default(),
+            title: tool.title.as_deref().unwrap_or_default(),
+            description: tool.description.as_deref().unwrap_or_default(),
             params,
             enums,
             server: tool

@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::path::Path;
+use std::sync::Arc;
 
 use regex::{RegexBuilder, RegexSet, RegexSetBuilder};
 use serde::Deserialize;
@@ -771,7 +772,14 @@ fn compile_effect(e: &RawEffect, stage: Stage, tags: &HashSet<String>, ctx: &mut
         ctx.problem("effect", "does nothing: give a category, tags, hints, a finding or a confidence change");
         ok = false;
     }
-    ok.then_some(Effect { category, weight, tags: e.tags.clone(), hints, finding, confidence: e.confidence })
+    ok.then_some(Effect {
+        category,
+        weight,
+        tags: e.tags.iter().map(|t| Arc::from(t.as_str())).collect(),
+        hints,
+        finding,
+        confidence: e.confidence,
+    })
 }
 
 fn compile_examples(raw: RawExamples, ctx: &mut Ctx) -> (Vec<Example>, Vec<Example>) {
@@ -853,7 +861,7 @@ fn compile_tables(raw: RawTables, ctx: &mut Ctx) -> Option<Tables> {
             .filter_map(|c| parse_category(c, &format!("tables.risk.raise[{i}].categories"), ctx))
             .collect();
         ok &= cats.len() == r.categories.len();
-        raises.push((r.tag.clone(), cats, r.why.clone()));
+        raises.push((Arc::from(r.tag.as_str()), cats, r.why.clone()));
     }
     let mut floors = Vec::new();
     for (i, f) in raw.risk.floor.iter().enumerate() {
@@ -862,7 +870,7 @@ fn compile_tables(raw: RawTables, ctx: &mut Ctx) -> Option<Tables> {
             ok = false;
         }
         match f.risk.parse::<Risk>() {
-            Ok(r) => floors.push((f.tag.clone(), r, f.why.clone())),
+            Ok(r) => floors.push((Arc::from(f.tag.as_str()), r, f.why.clone())),
             Err(e) => {
                 ctx.problem(format!("tables.risk.floor[{i}].risk"), e);
                 ok = false;

@@ -6,7 +6,7 @@ use std::sync::{Arc, OnceLock};
 use regex::{Regex, RegexSet};
 
 use super::features::Lexicon;
-use crate::model::{Category, Field, Hint, Hints, Risk, Severity, ToolInput};
+use crate::model::{Category, Field, Hint, Hints, Risk, RiskStep, Severity, ToolInput};
 
 /// When a rule runs: `Signal` rules vote on the category from the tool's own text; `Verdict`
 /// rules run after the vote, in file order, and may read and change the category and tags;
@@ -69,7 +69,7 @@ pub struct Effect {
     pub category: Option<Category>,
     /// How strong the vote is, 0–1. Also decides between rules setting the same hint.
     pub weight: f64,
-    pub tags: Vec<String>,
+    pub tags: Vec<Arc<str>>,
     /// Hints set when the rule's category (if any) is the final one.
     pub hints: Vec<(Hint, bool)>,
     /// When set, the rule reports a finding of this severity, with the rule's message.
@@ -122,22 +122,9 @@ impl TextSets {
 
     /// Every field that has patterns, with its set.
     pub fn fields(&self) -> impl Iterator<Item = (Field, &RegexSet)> {
-        ALL_FIELDS.iter().filter_map(|f| self.get(*f).map(|(set, _)| (*f, set)))
+        Field::ALL.iter().filter_map(|f| self.get(*f).map(|(set, _)| (*f, set)))
     }
 }
-
-const ALL_FIELDS: [Field; Field::COUNT] = [
-    Field::Name,
-    Field::RawName,
-    Field::Title,
-    Field::Description,
-    Field::Params,
-    Field::Enums,
-    Field::Siblings,
-    Field::Server,
-    Field::Annotations,
-    Field::Verdict,
-];
 
 /// A validated pattern compiled the first time a rule using it fires: most runs need the
 /// evidence of a few rules only, and compiling every pattern twice doubled the start-up time.
@@ -166,28 +153,28 @@ pub struct Tables {
     pub base: BTreeMap<Category, Risk>,
     /// `(tag, categories it raises, why)`: each present tag raises the risk one level for those
     /// categories, up to critical.
-    pub raises: Vec<(String, Vec<Category>, String)>,
+    pub raises: Vec<(Arc<str>, Vec<Category>, String)>,
     /// `(tag, minimum risk, why)`: a tool with the tag is at least this risky.
-    pub floors: Vec<(String, Risk, String)>,
+    pub floors: Vec<(Arc<str>, Risk, String)>,
     pub hints: BTreeMap<Category, Hints>,
 }
 
 impl Tables {
     /// The risk for a category and tag set, with the arithmetic in words.
-    pub fn risk(&self, category: Category, tags: &[String]) -> (Risk, Vec<String>) {
+    pub fn risk(&self, category: Category, tags: &[Arc<str>]) -> (Risk, Vec<RiskStep>) {
         let base = self.base[&category];
-        let mut steps = vec![format!("{category} → {base}")];
+        let mut steps = vec![RiskStep::Base(category, base)];
         let mut risk = base;
         for (tag, cats, _) in &self.raises {
-            if cats.contains(&category) && tags.iter().any(|t| t == tag) {
+            if cats.contains(&category) && tags.contains(tag) {
                 let next = risk.raised(1);
-                steps.push(format!("{risk} → {next}: tag {tag}"));
+                steps.push(RiskStep::Raise { from: risk, to: next, tag: tag.clone() });
                 risk = next;
             }
         }
         for (tag, floor, _) in &self.floors {
-            if risk < *floor && tags.iter().any(|t| t == tag) {
-                steps.push(format!("{risk} → {floor}: tag {tag} sets the floor"));
+            if risk < *floor && tags.contains(tag) {
+                steps.push(RiskStep::Floor { from: risk, to: *floor, tag: tag.clone() });
                 risk = *floor;
             }
         }
@@ -227,6 +214,8 @@ impl RuleSet {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use crate::classify::load_default;
     use crate::model::Category;
 
@@ -234,7 +223,7 @@ mod tests {
     fn adding_a_tag_never_lowers_the_risk() {
         let set = load_default().expect("built-in rules load");
         let t = set.tables();
-        let tags: Vec<String> = t.tags.keys().cloned().collect();
+        let tags: Vec<Arc<str>> = t.tags.keys().map(|k| Arc::from(k.as_str())).collect();
         for c in Category::ALL {
             // Every subset of every pair grows monotonically; the full set is the maximum.
             let base = t.risk(*c, &[]).0;
