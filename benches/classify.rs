@@ -2,7 +2,8 @@
 //!
 //! The records are the devset's 928 real tools (`../shared/data/devset.jsonl`, read as the
 //! command line reads JSONL: annotations and sibling lists kept), cycled to 10,000 tools
-//! (`CLASSIFY_BENCH_TOOLS` changes the count). Two benchmarks, both on one thread:
+//! (`CLASSIFY_BENCH_TOOLS` changes the count; `DEVSET=PATH` reads another devset). Two
+//! benchmarks, both on one thread:
 //!
 //! - `classify/context_per_server`: the sibling contexts are built once per server (keyed by
 //!   `sibling_key`) before the timed loop, which times `classify_in` alone: what
@@ -46,10 +47,11 @@ struct Workload {
 impl Workload {
     /// Reads the devset and builds the workload, or says why it cannot.
     fn load(count: usize) -> Result<Workload, String> {
-        let path = Path::new(DEVSET);
+        let custom = std::env::var_os("DEVSET");
+        let path = custom.as_deref().map_or(Path::new(DEVSET), Path::new);
         let text = std::fs::read_to_string(path).map_err(|e| {
             format!(
-                "cannot read the devset at {}: {e}\nthe classify benchmark needs shared/data/devset.jsonl beside the repository",
+                "cannot read the devset at {}: {e}\nthe classify benchmark needs shared/data/devset.jsonl beside the repository (or DEVSET=PATH)",
                 path.display()
             )
         })?;
