@@ -20,6 +20,10 @@ pub fn name_words(name: &str) -> Vec<String> {
 
 /// Appends `name`'s words to `out`, lowercased and joined by `sep`, without allocating per word.
 pub fn push_words(out: &mut String, name: &str, sep: char) {
+    if name.is_ascii() {
+        push_ascii_words(out, name.as_bytes(), sep);
+        return;
+    }
     let start = out.len();
     let mut prev: Option<char> = None;
     let mut chars = name.chars().peekable();
@@ -49,6 +53,31 @@ pub fn push_words(out: &mut String, name: &str, sep: char) {
         }
         in_word = true;
         prev = Some(c);
+    }
+}
+
+/// `push_words` for ASCII names (nearly all of them), byte by byte.
+fn push_ascii_words(out: &mut String, name: &[u8], sep: char) {
+    let start = out.len();
+    let mut in_word = false;
+    for (i, &c) in name.iter().enumerate() {
+        if !c.is_ascii_alphanumeric() {
+            in_word = false;
+            continue;
+        }
+        let mut boundary = !in_word;
+        if in_word && c.is_ascii_uppercase() {
+            let p = name[i - 1];
+            let next_lower = name.get(i + 1).is_some_and(u8::is_ascii_lowercase);
+            if p.is_ascii_lowercase() || p.is_ascii_digit() || (p.is_ascii_uppercase() && next_lower) {
+                boundary = true;
+            }
+        }
+        if boundary && out.len() > start {
+            out.push(sep);
+        }
+        out.push(char::from(c.to_ascii_lowercase()));
+        in_word = true;
     }
 }
 

@@ -284,8 +284,31 @@ fn ascii_boundaries(pattern: &str) -> String {
     out
 }
 
+/// The form a rule pattern is compiled in: ASCII word boundaries always, and the whole pattern
+/// ASCII-only (`\w`, `\s`, case folding) when that cannot change which valid UTF-8 it matches
+/// into invalid matches. Unicode classes and case folding make the DFA many times larger and
+/// slower; rule patterns are English keywords. Patterns that need Unicode (`\x{200B}`,
+/// `\p{L}`, `[^.]`) keep it.
+pub(crate) fn compiled_form(pattern: &str) -> String {
+    let base = ascii_boundaries(pattern);
+    if pattern.is_ascii() && !pattern.contains("\\x{") && !pattern.contains("\\p") && !pattern.contains("\\u") {
+        let ascii = format!("(?-u:{base})");
+        let ok = regex_syntax::ParserBuilder::new()
+            .utf8(true)
+            .case_insensitive(true)
+            .multi_line(true)
+            .build()
+            .parse(&ascii)
+            .is_ok();
+        if ok {
+            return ascii;
+        }
+    }
+    base
+}
+
 pub(crate) fn builder(pattern: &str) -> RegexBuilder {
-    let mut b = RegexBuilder::new(&ascii_boundaries(pattern));
+    let mut b = RegexBuilder::new(&compiled_form(pattern));
     b.case_insensitive(true).multi_line(true).size_limit(1 << 22);
     b
 }
@@ -919,7 +942,7 @@ fn compile_tables(raw: RawTables, ctx: &mut Ctx) -> Option<Tables> {
 fn compile_sets(bank: PatternBank, ctx: &mut Ctx) -> Option<TextSets> {
     let mut sets = TextSets::default();
     for (field, patterns) in bank.patterns {
-        let set = RegexSetBuilder::new(patterns.iter().map(|p| ascii_boundaries(p)))
+        let set = RegexSetBuilder::new(patterns.iter().map(|p| compiled_form(p)))
             .case_insensitive(true)
             .multi_line(true)
             .size_limit(1 << 26)
