@@ -318,6 +318,31 @@ fn jsonl_items(text: &str) -> Vec<Item<'_>> {
         .collect()
 }
 
+/// Visitor methods that turn every scalar into `$value` (for visitors that only care about
+/// objects and arrays).
+macro_rules! scalars_become {
+    ($ty:ty, $value:expr) => {
+        fn visit_bool<E>(self, _: bool) -> Result<$ty, E> {
+            Ok($value)
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<$ty, E> {
+            Ok($value)
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<$ty, E> {
+            Ok($value)
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<$ty, E> {
+            Ok($value)
+        }
+        fn visit_str<E>(self, _: &str) -> Result<$ty, E> {
+            Ok($value)
+        }
+        fn visit_unit<E>(self) -> Result<$ty, E> {
+            Ok($value)
+        }
+    };
+}
+
 /// How a streaming pass over an array went.
 struct Pass {
     /// A `tools` array was found (wrapped documents only).
@@ -430,24 +455,7 @@ impl<'de> Deserialize<'de> for NameOnly {
                 while seq.next_element::<IgnoredAny>()?.is_some() {}
                 Ok(NameOnly(None))
             }
-            fn visit_bool<E>(self, _: bool) -> Result<NameOnly, E> {
-                Ok(NameOnly(None))
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<NameOnly, E> {
-                Ok(NameOnly(None))
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<NameOnly, E> {
-                Ok(NameOnly(None))
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<NameOnly, E> {
-                Ok(NameOnly(None))
-            }
-            fn visit_str<E>(self, _: &str) -> Result<NameOnly, E> {
-                Ok(NameOnly(None))
-            }
-            fn visit_unit<E>(self) -> Result<NameOnly, E> {
-                Ok(NameOnly(None))
-            }
+            scalars_become!(NameOnly, NameOnly(None));
         }
         d.deserialize_any(V)
     }
@@ -563,24 +571,7 @@ impl<'de> Deserialize<'de> for SchemaValue {
                 while seq.next_element::<IgnoredAny>()?.is_some() {}
                 Ok(SchemaValue(Value::Null))
             }
-            fn visit_bool<E>(self, v: bool) -> Result<SchemaValue, E> {
-                Ok(SchemaValue(Value::Bool(v)))
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<SchemaValue, E> {
-                Ok(SchemaValue(Value::Null))
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<SchemaValue, E> {
-                Ok(SchemaValue(Value::Null))
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<SchemaValue, E> {
-                Ok(SchemaValue(Value::Null))
-            }
-            fn visit_str<E>(self, _: &str) -> Result<SchemaValue, E> {
-                Ok(SchemaValue(Value::Null))
-            }
-            fn visit_unit<E>(self) -> Result<SchemaValue, E> {
-                Ok(SchemaValue(Value::Null))
-            }
+            scalars_become!(SchemaValue, SchemaValue(Value::Null));
         }
         d.deserialize_any(V)
     }
@@ -609,24 +600,7 @@ impl<'de> Deserialize<'de> for Properties {
                 while seq.next_element::<IgnoredAny>()?.is_some() {}
                 Ok(Properties(Value::Null))
             }
-            fn visit_bool<E>(self, _: bool) -> Result<Properties, E> {
-                Ok(Properties(Value::Null))
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<Properties, E> {
-                Ok(Properties(Value::Null))
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<Properties, E> {
-                Ok(Properties(Value::Null))
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<Properties, E> {
-                Ok(Properties(Value::Null))
-            }
-            fn visit_str<E>(self, _: &str) -> Result<Properties, E> {
-                Ok(Properties(Value::Null))
-            }
-            fn visit_unit<E>(self) -> Result<Properties, E> {
-                Ok(Properties(Value::Null))
-            }
+            scalars_become!(Properties, Properties(Value::Null));
         }
         d.deserialize_any(V)
     }

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 
-use crate::classify::rules::{Rule, Stage};
+use crate::classify::rules::Rule;
 use crate::classify::{RuleProblems, RuleSet};
 use crate::model::{Evidence, Hint, ToolInput, Verdict};
 use crate::report::{EvalReport, Scores};
@@ -137,34 +137,10 @@ pub(super) fn rule_explain(out: &mut dyn Write, rule: &Rule) -> io::Result<()> {
         }
     }
     writeln!(out)?;
-    writeln!(out, "  effect: {}", effect_words(rule))?;
+    writeln!(out, "  effect: {}", rule.effect_text)?;
     let (flag, pass) = &rule.examples;
     writeln!(out, "  fires on: {}", flag.iter().map(|e| visible(&e.tool.name)).collect::<Vec<_>>().join(", "))?;
     writeln!(out, "  not on:   {}", pass.iter().map(|e| visible(&e.tool.name)).collect::<Vec<_>>().join(", "))
-}
-
-fn effect_words(rule: &Rule) -> String {
-    let e = &rule.effect;
-    let mut parts = Vec::new();
-    if let Some(c) = e.category {
-        parts.push(match rule.stage {
-            Stage::Signal => format!("votes {c} with weight {:.2}", e.weight),
-            _ => format!("sets the category to {c}"),
-        });
-    }
-    if !e.tags.is_empty() {
-        parts.push(format!("tags {}", e.tags.join(", ")));
-    }
-    for (h, v) in &e.hints {
-        parts.push(format!("hint {h}={v}"));
-    }
-    if let Some(s) = e.finding {
-        parts.push(format!("reports a {s} finding"));
-    }
-    if let Some(c) = e.confidence {
-        parts.push(format!("confidence {c:+.2}"));
-    }
-    parts.join("; ")
 }
 
 pub(super) fn rule_list(out: &mut dyn Write, set: &RuleSet, json: bool) -> io::Result<()> {
