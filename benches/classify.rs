@@ -119,6 +119,21 @@ fn tools_per_second(count: usize, pass: impl Fn() -> usize) -> f64 {
     count as f64 / best.as_secs_f64()
 }
 
+/// The share of CPU time (all cores) that was not idle over one second, from `/proc/stat`.
+fn cpu_busy() -> Option<f64> {
+    fn snap() -> Option<(u64, u64)> {
+        let stat = std::fs::read_to_string("/proc/stat").ok()?;
+        let fields: Vec<u64> =
+            stat.lines().next()?.split_whitespace().skip(1).map(str::parse).collect::<Result<_, _>>().ok()?;
+        Some((fields.iter().sum(), fields.get(3)? + fields.get(4)?))
+    }
+    let (total0, idle0) = snap()?;
+    std::thread::sleep(Duration::from_secs(1));
+    let (total1, idle1) = snap()?;
+    let total = total1.checked_sub(total0).filter(|t| *t > 0)?;
+    Some(100.0 * (1.0 - idle1.saturating_sub(idle0) as f64 / total as f64))
+}
+
 fn main() {
     let count = match std::env::var("CLASSIFY_BENCH_TOOLS") {
         Ok(v) => match v.parse::<usize>() {
@@ -144,9 +159,9 @@ fn main() {
         w.contexts.len()
     );
 
-    // Other work on the machine skews the figures: the load average says whether there was any.
-    if let Ok(load) = std::fs::read_to_string("/proc/loadavg") {
-        println!("load average: {} (1, 5, 15 min)", load.split(' ').take(3).collect::<Vec<_>>().join(" "));
+    // Other work on the machine skews the figures: say how busy the CPUs were just before.
+    if let Some(busy) = cpu_busy() {
+        println!("before the run: {busy:.0}% of all cores busy over 1 s");
     }
 
     let mut c = Criterion::default().configure_from_args();

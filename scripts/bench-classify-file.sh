@@ -63,8 +63,27 @@ else
     COMMIT="not a git checkout"
 fi
 say "commit:  $COMMIT"
-# Other work on the machine skews every figure below: the load average says whether there was any.
-say "load:    $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown) (1, 5, 15 min)"
+# Other work on the machine skews every figure below. The share of CPU time that was busy over one
+# second says whether there was any (on this VM the load average stays near 2 even when idle).
+cpu_busy() {
+    python3 - <<'PY'
+import time
+
+def snap():
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return sum(v), v[3] + v[4]
+
+try:
+    t0, i0 = snap()
+    time.sleep(1)
+    t1, i1 = snap()
+    print(f"{100 * (1 - (i1 - i0) / max(t1 - t0, 1)):.0f}% of all cores busy over 1 s")
+except (OSError, ValueError, IndexError):
+    print("unknown")
+PY
+}
+say "idle?:   $(cpu_busy) before the run"
 
 # ---------------------------------------------------------------------------------------------
 step "(a) generating a tools/list file of $N tools from $DEVSET"
@@ -248,7 +267,7 @@ fi
 
 # ---------------------------------------------------------------------------------------------
 step "results: $N tools, median wall time"
-say "load after: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown) (1, 5, 15 min)"
+say "idle?:   $(cpu_busy) after the runs"
 python3 - "$N" "catalog classify --format jsonl ($RUNS runs)" "$OURS_WALL" "$OURS_MB" "$CISCO_LABEL" "$CISCO_WALL" "${CISCO_MB:-}" <<'PY'
 import sys
 
