@@ -178,16 +178,21 @@ impl Split<'_> {
     /// In a tools/list or an array, the names of every tool: each tool's siblings. `None` for
     /// JSONL and single objects, whose records carry their own `siblings`.
     pub fn names(&self) -> Option<Vec<String>> {
-        if !matches!(self.format, Some(InputFormat::ToolsList | InputFormat::Array)) {
+        if !self.has_shared_siblings() {
             return None;
         }
-        let names = self
-            .items
-            .iter()
-            .filter_map(|item| serde_json::from_str::<NameOnly>(item.raw).ok().and_then(|n| n.0))
-            .collect();
-        Some(dedup(names))
+        Some(dedup(names_of(&self.items)))
     }
+
+    /// Whether the records' siblings are the other records of the input (see `names`).
+    pub fn has_shared_siblings(&self) -> bool {
+        matches!(self.format, Some(InputFormat::ToolsList | InputFormat::Array))
+    }
+}
+
+/// The names of some records, in order, duplicates kept (`dedup` removes them).
+pub fn names_of(items: &[Item<'_>]) -> Vec<String> {
+    items.iter().filter_map(|item| serde_json::from_str::<NameOnly>(item.raw).ok().and_then(|n| n.0)).collect()
 }
 
 /// Finds the records of a tools/list result (bare or inside a JSON-RPC response), a JSON array,
@@ -289,7 +294,8 @@ pub fn read_tools(
     summary
 }
 
-fn dedup(mut names: Vec<String>) -> Vec<String> {
+/// Drops repeated names, keeping the first.
+pub fn dedup(mut names: Vec<String>) -> Vec<String> {
     let mut seen = HashSet::new();
     names.retain(|n| seen.insert(n.clone()));
     names

@@ -169,9 +169,17 @@ fn classify_parallel(
     out: &mut dyn Write,
 ) -> Result<(InputSummary, Totals)> {
     let split = input::split(text);
-    let shared = split.names().map(|names| rules.sibling_context(&names));
     let chunks: Vec<&[Item<'_>]> = split.items.chunks(CHUNK).collect();
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 8).min(chunks.len().max(1));
+    // Every tool's name, read on all cores, for the shared sibling context.
+    let shared = split.has_shared_siblings().then(|| {
+        let part = split.items.len().div_ceil(workers).max(1);
+        let names: Vec<String> = std::thread::scope(|scope| {
+            let handles: Vec<_> = split.items.chunks(part).map(|c| scope.spawn(|| input::names_of(c))).collect();
+            handles.into_iter().flat_map(|h| h.join().expect("reading names does not panic")).collect()
+        });
+        rules.sibling_context(&input::dedup(names))
+    });
     let next_chunk = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
     let (done_tx, done_rx) = mpsc::sync_channel::<Rendered>(workers * 4);
