@@ -1,6 +1,6 @@
 //! Running a `RuleSet` over one tool. Pure: no I/O, no clock, cannot fail.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use regex::SetMatches;
@@ -103,18 +103,21 @@ impl RuleSet {
                 fired.push(rule);
             }
         }
-        let mut best: BTreeMap<Category, (f64, &Rule)> = BTreeMap::new();
+        // The strongest vote per category, indexed like `Category::ALL`.
+        let mut strongest: [Option<(f64, &Rule)>; 5] = [None; 5];
         for rule in &fired {
             if let Some(c) = rule.effect.category {
-                let e = best.entry(c).or_insert((rule.effect.weight, rule));
-                if rule.effect.weight > e.0 {
-                    *e = (rule.effect.weight, rule);
+                let slot = &mut strongest[c as usize];
+                if slot.is_none_or(|(w, _)| rule.effect.weight > w) {
+                    *slot = Some((rule.effect.weight, rule));
                 }
             }
         }
+        let best: Vec<(Category, (f64, &Rule))> =
+            Category::ALL.iter().zip(strongest).filter_map(|(c, s)| s.map(|s| (*c, s))).collect();
         // Highest weight wins; on a tie the more severe category wins.
         let winner =
-            best.iter().max_by(|a, b| a.1 .0.total_cmp(&b.1 .0).then(a.0.cmp(b.0))).map(|(c, (w, r))| (*c, *w, *r));
+            best.iter().max_by(|a, b| a.1 .0.total_cmp(&b.1 .0).then(a.0.cmp(&b.0))).map(|(c, (w, r))| (*c, *w, *r));
 
         let mut steps = Vec::new();
         let mut conf;
@@ -136,7 +139,7 @@ impl RuleSet {
                 if fields.count_ones() >= 2 {
                     push_step(&mut steps, &mut conf, CORROBORATION_BONUS, StepWhy::Agree(fields));
                 }
-                let opposing = best.iter().filter(|(oc, _)| **oc != c).max_by(|a, b| a.1 .0.total_cmp(&b.1 .0));
+                let opposing = best.iter().filter(|(oc, _)| *oc != c).max_by(|a, b| a.1 .0.total_cmp(&b.1 .0));
                 if let Some((oc, (ow, or))) = opposing {
                     let penalty = if *ow >= STRONG_CONFLICT { STRONG_CONFLICT_PENALTY } else { WEAK_CONFLICT_PENALTY };
                     let why = StepWhy::Conflict { category: *oc, rule: or.id.clone(), weight: *ow };
@@ -181,8 +184,8 @@ impl RuleSet {
             }
         }
         let category = state.category;
-        let all_fired: Vec<&Rule> = fired.iter().chain(verdict_fired.iter()).copied().collect();
-        for rule in &all_fired {
+        let all_fired = || fired.iter().chain(verdict_fired.iter()).copied();
+        for rule in all_fired() {
             if let Some(delta) = rule.effect.confidence {
                 push_step(&mut steps, &mut conf, delta, StepWhy::Rule(rule.message.clone()));
             }
@@ -196,15 +199,16 @@ impl RuleSet {
         // Hints: the category's defaults, then rule hints (the strongest rule per hint wins; a
         // rule that voted for another category does not set hints).
         let mut hints = self.tables.hints[&category];
-        let mut hint_weight: BTreeMap<Hint, (f64, bool)> = BTreeMap::new();
-        for rule in &all_fired {
+        // The deciding rule per hint, indexed like `Hint::ALL`.
+        let mut hint_weight: [Option<(f64, bool)>; 4] = [None; 4];
+        for rule in all_fired() {
             let applies = rule.stage != Stage::Signal || rule.effect.category.is_none_or(|c| c == category);
             if !applies {
                 continue;
             }
             for (h, v) in &rule.effect.hints {
                 let w = rule.effect.weight;
-                let e = hint_weight.entry(*h).or_insert((w, *v));
+                let e = hint_weight[*h as usize].get_or_insert((w, *v));
                 // Later verdict rules override; among signal rules, the strongest wins, and a tie
                 // goes to `true` (the cautious side).
                 if rule.stage != Stage::Signal || w > e.0 || (w == e.0 && *v) {
@@ -212,8 +216,10 @@ impl RuleSet {
                 }
             }
         }
-        for (h, (_, v)) in hint_weight {
-            hints.set(h, v);
+        for (h, decided) in Hint::ALL.iter().zip(hint_weight) {
+            if let Some((_, v)) = decided {
+                hints.set(*h, v);
+            }
         }
         hints.read_only = category == Category::Read;
         if hints.read_only {
@@ -223,9 +229,9 @@ impl RuleSet {
         let tags: Vec<Arc<str>> = state.tags.into_iter().collect();
         let (risk, risk_steps) = self.tables.risk(category, &tags);
 
-        let mut reasons = Vec::new();
+        let mut reasons = Vec::with_capacity(fired.len() + verdict_fired.len());
         let mut findings = Vec::new();
-        for rule in &all_fired {
+        for rule in all_fired() {
             let mut evidence = Vec::new();
             self.evidence(&rule.cond, m, &mut evidence);
             if let Some(sev) = rule.effect.finding {
@@ -271,7 +277,8 @@ impl RuleSet {
             Cond::Annotation(h, v) => m.tool.annotations.as_ref().and_then(|a| a.get(*h)) == Some(*v),
             Cond::HasDescription(b) => m.f.description.trim().is_empty() != *b,
             Cond::HasAnnotations(b) => m.tool.annotations.as_ref().is_some_and(|a| !a.is_empty()) == *b,
-            Cond::DescriptionLongerThan(n) => m.f.description.chars().count() > *n,
+            // Bytes are never fewer than characters: most descriptions are decided without counting.
+            Cond::DescriptionLongerThan(n) => m.f.description.len() > *n && m.f.description.chars().count() > *n,
             Cond::NoVotes(b) => state.voted != *b,
             Cond::NoVerb(b) => m.f.verbs.is_empty() == *b,
             Cond::ReadonlyTwin(b) => m.ctx.has_readonly_twin(&m.f.name) == *b,

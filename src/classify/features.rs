@@ -97,32 +97,36 @@ pub struct Lexicon {
 
 /// The action verbs found in a name, in order: the primary verb first, then any verbs joined to
 /// it by a conjunction.
-pub fn find_verbs(words: &[String], lex: &Lexicon) -> Vec<String> {
-    let mut blocked = vec![false; words.len()];
+pub fn find_verbs<S: AsRef<str>>(words: &[S], lex: &Lexicon) -> Vec<String> {
+    let word = |i: usize| words[i].as_ref();
+    // Words inside a noun phrase, one bit each (names longer than 64 words: the rest unchecked).
+    let mut blocked: u64 = 0;
     for phrase in &lex.noun_phrases {
         if phrase.is_empty() || phrase.len() > words.len() {
             continue;
         }
         for start in 0..=words.len() - phrase.len() {
-            if words[start..start + phrase.len()] == phrase[..] {
-                blocked[start..start + phrase.len()].fill(true);
+            if phrase.iter().enumerate().all(|(k, p)| word(start + k) == p) {
+                for k in start..(start + phrase.len()).min(64) {
+                    blocked |= 1 << k;
+                }
             }
         }
     }
-    let is_verb = |i: usize| !blocked[i] && lex.verbs.contains(&words[i]);
+    let is_verb = |i: usize| (i >= 64 || blocked & (1 << i) == 0) && lex.verbs.contains(word(i));
     let Some(mut primary) = (0..words.len()).find(|&i| is_verb(i)) else {
         return Vec::new();
     };
-    if lex.dual.contains(&words[primary]) {
-        if let Some(later) = (primary + 1..words.len()).find(|&i| is_verb(i) && !lex.dual.contains(&words[i])) {
+    if lex.dual.contains(word(primary)) {
+        if let Some(later) = (primary + 1..words.len()).find(|&i| is_verb(i) && !lex.dual.contains(word(i))) {
             primary = later;
         }
     }
-    let mut verbs = vec![words[primary].clone()];
+    let mut verbs = vec![word(primary).to_string()];
     let mut i = primary + 1;
     while i + 1 < words.len() {
-        if lex.conjunctions.contains(&words[i]) && is_verb(i + 1) {
-            verbs.push(words[i + 1].clone());
+        if lex.conjunctions.contains(word(i)) && is_verb(i + 1) {
+            verbs.push(word(i + 1).to_string());
             i += 2;
         } else {
             i += 1;
@@ -155,7 +159,9 @@ const MAX_PARAMS: usize = 512;
 
 impl<'t> Features<'t> {
     pub fn new(tool: &'t ToolInput, lex: &Lexicon) -> Features<'t> {
-        let words = name_words(&tool.name);
+        let mut name = String::with_capacity(tool.name.len() + 4);
+        push_words(&mut name, &tool.name, ' ');
+        let words: Vec<&str> = name.split(' ').filter(|w| !w.is_empty()).collect();
         let verbs = find_verbs(&words, lex);
         let mut params = String::new();
         let mut enums = String::new();
@@ -164,7 +170,7 @@ impl<'t> Features<'t> {
             collect_params(schema, 0, &mut count, &mut params, &mut enums);
         }
         Features {
-            name: words.join(" "),
+            name,
             raw_name: &tool.name,
             verbs,
             title: tool.title.as_deref().unwrap_or_default(),
