@@ -191,11 +191,17 @@ impl<'t> Features<'t> {
 }
 
 fn collect_params(schema: &Value, depth: usize, count: &mut usize, params: &mut String, enums: &mut String) {
+    if let Some(obj) = schema.as_object() {
+        collect_parts(&SchemaParts::of(obj), depth, count, params, enums);
+    }
+}
+
+/// Collects the properties of a schema whose parts are already found, so each object's keys
+/// are walked once.
+fn collect_parts(parts: &SchemaParts<'_>, depth: usize, count: &mut usize, params: &mut String, enums: &mut String) {
     if depth > MAX_SCHEMA_DEPTH {
         return;
     }
-    let Some(obj) = schema.as_object() else { return };
-    let parts = SchemaParts::of(obj);
     if let Some(props) = parts.properties {
         for (key, prop) in props {
             if *count >= MAX_PARAMS {
@@ -219,7 +225,7 @@ fn collect_params(schema: &Value, depth: usize, count: &mut usize, params: &mut 
                 push_words(enums, value, '_');
                 enums.push('\n');
             }
-            collect_params(prop, depth + 1, count, params, enums);
+            collect_parts(&p, depth + 1, count, params, enums);
             if let Some(items) = p.items {
                 collect_params(items, depth + 1, count, params, enums);
             }
