@@ -6,7 +6,9 @@
 
 pub mod classify;
 pub mod cli;
+pub mod ingest;
 pub mod input;
 pub mod model;
 pub mod quality;
 pub mod report;
+pub mod store;

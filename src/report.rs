@@ -191,3 +191,117 @@ pub struct EvalReport {
     /// Every other disagreement, for tuning.
     pub other_misses: Vec<Miss>,
 }
+
+/// `catalog import --format json`.
+#[derive(Debug, Serialize)]
+pub struct ImportJson<'a> {
+    pub schema_version: u32,
+    pub database: String,
+    pub files: usize,
+    pub tools: usize,
+    pub servers: Vec<ImportServerJson<'a>>,
+    pub problems: Vec<FileProblemJson<'a>>,
+    pub failed: Vec<FailedServerJson<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ImportServerJson<'a> {
+    pub server: &'a str,
+    pub tools: usize,
+    pub added: usize,
+    pub changed: usize,
+    pub removed: usize,
+    pub unchanged: usize,
+    pub duplicate_names: &'a [String],
+}
+
+#[derive(Debug, Serialize)]
+pub struct FileProblemJson<'a> {
+    pub file: &'a str,
+    pub location: &'a str,
+    pub message: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FailedServerJson<'a> {
+    pub server: &'a str,
+    pub error: &'a str,
+}
+
+/// `catalog stats --format json`.
+#[derive(Debug, Serialize)]
+pub struct StatsJson {
+    pub schema_version: u32,
+    pub database: String,
+    pub servers: i64,
+    pub tools: i64,
+    pub removed_tools: i64,
+    pub annotated_tools: i64,
+    /// Share of current tools that declare any annotation, 0–1.
+    pub annotation_coverage: f64,
+    pub by_category: BTreeMap<String, i64>,
+    pub by_risk: BTreeMap<String, i64>,
+    pub runs: i64,
+}
+
+/// `catalog show SERVER --format json`.
+#[derive(Debug, Serialize)]
+pub struct ServerJson<'a> {
+    pub schema_version: u32,
+    pub identity: &'a str,
+    pub name: &'a str,
+    pub first_seen: i64,
+    pub last_seen: i64,
+    pub tools: Vec<ServerToolJson<'a>>,
+    pub sources: Vec<SourceJson<'a>>,
+    pub history: Vec<RunJson<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ServerToolJson<'a> {
+    pub name: &'a str,
+    pub category: &'a str,
+    pub risk: &'a str,
+    pub confidence: f64,
+    pub tags: Vec<&'a str>,
+    pub removed: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SourceJson<'a> {
+    pub kind: &'a str,
+    pub location: &'a str,
+    pub first_seen: i64,
+    pub last_seen: i64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RunJson<'a> {
+    pub kind: &'a str,
+    pub source: &'a str,
+    pub started_at: i64,
+    pub outcome: &'a str,
+    pub added: i64,
+    pub changed: i64,
+    pub removed: i64,
+}
+
+/// `catalog show SERVER TOOL --format json`.
+#[derive(Debug, Serialize)]
+pub struct StoredToolJson {
+    pub schema_version: u32,
+    pub rules_version: String,
+    pub verdict: serde_json::Value,
+    pub definition: serde_json::Value,
+    pub first_seen: i64,
+    pub last_seen: i64,
+    pub removed_at: Option<i64>,
+    pub versions: Vec<VersionJson>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct VersionJson {
+    pub def_hash: String,
+    pub first_seen: i64,
+    pub last_seen: i64,
+}

@@ -21,6 +21,55 @@ pub enum Command {
     Eval(EvalArgs),
     /// Check, test and explain the rules
     Rules(RulesArgs),
+    /// Store saved tool lists (tools/list results, arrays, JSONL) in the catalog, classified
+    Import(ImportArgs),
+    /// A server's tools by risk, its sources and history; or one tool's verdict, definition and history
+    Show(ShowArgs),
+    /// Counts over the catalog: servers, tools, categories, risks, annotation coverage
+    Stats(StatsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DbOption {
+    /// The catalog database (default: $CATALOG_DB, else $XDG_DATA_HOME/catalog/catalog.db)
+    #[arg(long, value_name = "PATH")]
+    pub db: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Files or directories (every *.json and *.jsonl in them)
+    #[arg(required = true, value_name = "FILE_OR_DIR")]
+    pub paths: Vec<PathBuf>,
+    /// The server the tools belong to (default: each record's `server`, else the file name)
+    #[arg(long)]
+    pub server: Option<String>,
+    #[arg(long, short, value_enum, default_value = "table")]
+    pub format: Format,
+    #[command(flatten)]
+    pub db: DbOption,
+    #[command(flatten)]
+    pub rules: RulesOption,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// A server's name or identity
+    pub server: String,
+    /// One of its tools
+    pub tool: Option<String>,
+    #[arg(long, short, value_enum, default_value = "table")]
+    pub format: Format,
+    #[command(flatten)]
+    pub db: DbOption,
+}
+
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    #[arg(long, short, value_enum, default_value = "table")]
+    pub format: Format,
+    #[command(flatten)]
+    pub db: DbOption,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -3,6 +3,7 @@
 //! about exit codes, stderr and pipes run the real binary.
 
 mod bad_input;
+mod catalog;
 mod classify;
 mod eval;
 mod input;

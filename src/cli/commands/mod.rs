@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+mod catalog;
 mod classify;
 mod eval;
 mod rules;
@@ -17,6 +18,9 @@ pub(super) fn run(cli: Cli, io: &mut Io<'_>) -> Result<Status> {
         Command::Classify(args) => classify::run(args, io),
         Command::Eval(args) => eval::run(args, io),
         Command::Rules(args) => rules::run(args, io),
+        Command::Import(args) => catalog::import(args, io),
+        Command::Show(args) => catalog::show(args, io),
+        Command::Stats(args) => catalog::stats(args, io),
     }
 }
 

@@ -1,0 +1,148 @@
+//! `catalog import`: saved tool lists → classified tools in the catalog.
+//!
+//! Reads files (a tools/list result, a JSON array, JSONL records; a directory means every
+//! `*.json` and `*.jsonl` in it), groups the tools by server, classifies each server's tools with
+//! its siblings, and stores each server in one transaction. Bad records are reported by file and
+//! location and the good ones are stored.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::classify::RuleSet;
+use crate::input::{self, InputProblem};
+use crate::report::ToolVerdict;
+use crate::store::{Changes, Db, ServerRecord, ToolRecord};
+
+/// One server's outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerOutcome {
+    pub server: String,
+    pub tools: usize,
+    pub changes: Changes,
+    /// Names that appear more than once in the listing (all copies are kept).
+    pub duplicates: Vec<String>,
+}
+
+/// What an import did.
+#[derive(Debug, Default)]
+pub struct ImportReport {
+    pub files: usize,
+    pub servers: Vec<ServerOutcome>,
+    /// `(file, problem)`: records or files that could not be used.
+    pub problems: Vec<(String, InputProblem)>,
+    /// Servers whose transaction failed, with the error; their earlier state is intact.
+    pub failed: Vec<(String, String)>,
+}
+
+impl ImportReport {
+    pub fn tools(&self) -> usize {
+        self.servers.iter().map(|s| s.tools).sum()
+    }
+}
+
+/// The files an argument names: the file itself, or a directory's `*.json` and `*.jsonl`, sorted.
+pub fn files_of(path: &Path) -> std::io::Result<Vec<PathBuf>> {
+    if !path.is_dir() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let mut files: Vec<PathBuf> = std::fs::read_dir(path)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "json" || x == "jsonl"))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// Imports `files`. `server` names the server for records that do not say; otherwise a file's
+/// records without a `server` belong to a server named after the file.
+pub fn import(
+    db: &mut Db,
+    rules: &RuleSet,
+    files: &[PathBuf],
+    server: Option<&str>,
+    now: i64,
+) -> rusqlite::Result<ImportReport> {
+    let source = files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", ");
+    let run = db.begin_run("import", &source, rules.version(), now)?;
+    let mut report = ImportReport::default();
+    for file in files {
+        report.files += 1;
+        let location = file.display().to_string();
+        let text = match std::fs::read(file).map(String::from_utf8) {
+            Ok(Ok(text)) => text,
+            Ok(Err(e)) => {
+                let message = format!("not UTF-8 text (first bad byte at offset {})", e.utf8_error().valid_up_to());
+                report.problems.push((location, InputProblem { location: "file".into(), message }));
+                continue;
+            }
+            Err(e) => {
+                let message = format!("cannot read: {e}");
+                report.problems.push((location, InputProblem { location: "file".into(), message }));
+                continue;
+            }
+        };
+        let fallback = server.map(str::to_string).unwrap_or_else(|| file_server_name(file));
+        let split = input::split(&text);
+        // server → its tools (raw text, parsed tool), in input order.
+        let mut groups: BTreeMap<String, Vec<(&str, crate::model::ToolInput)>> = BTreeMap::new();
+        for item in &split.items {
+            match input::parse_item(item) {
+                Ok(tool) => {
+                    let name =
+                        server.map(str::to_string).or_else(|| tool.server.clone()).unwrap_or_else(|| fallback.clone());
+                    groups.entry(name).or_default().push((item.raw, tool));
+                }
+                Err(problem) => report.problems.push((location.clone(), problem)),
+            }
+        }
+        report.problems.extend(split.problems.into_iter().map(|p| (location.clone(), p)));
+        for (server_name, tools) in groups {
+            let names: Vec<&str> = tools.iter().map(|(_, t)| t.name.as_str()).collect();
+            let ctx = rules.sibling_context(&names);
+            let verdicts: Vec<_> = tools
+                .iter()
+                .map(|(_, t)| if t.siblings.is_empty() { rules.classify_in(t, &ctx) } else { rules.classify(t) })
+                .collect();
+            let jsons: Vec<String> = tools
+                .iter()
+                .zip(&verdicts)
+                .map(|((_, t), v)| serde_json::to_string(&ToolVerdict::new(t, v, None, true)).unwrap_or_default())
+                .collect();
+            let records: Vec<ToolRecord<'_>> = tools
+                .iter()
+                .zip(&verdicts)
+                .zip(&jsons)
+                .map(|(((raw, t), v), j)| ToolRecord { name: &t.name, raw_json: raw, verdict: v, verdict_json: j })
+                .collect();
+            let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+            for n in &names {
+                *counts.entry(n).or_default() += 1;
+            }
+            let duplicates = counts.into_iter().filter(|(_, c)| *c > 1).map(|(n, _)| n.to_string()).collect();
+            let record = ServerRecord {
+                identity: &server_name,
+                name: &server_name,
+                source_kind: "import",
+                source_location: &location,
+            };
+            match db.store_server(run, &record, &records, now) {
+                Ok(changes) => report.servers.push(ServerOutcome {
+                    server: server_name.clone(),
+                    tools: records.len(),
+                    changes,
+                    duplicates,
+                }),
+                Err(e) => report.failed.push((server_name.clone(), e.to_string())),
+            }
+        }
+    }
+    db.finish_run(run, now)?;
+    Ok(report)
+}
+
+/// A server name from a file name: `github.tools.json` → `github`.
+fn file_server_name(file: &Path) -> String {
+    let stem = file.file_name().and_then(|n| n.to_str()).unwrap_or("tools");
+    let base = stem.split('.').next().filter(|s| !s.is_empty()).unwrap_or(stem);
+    base.to_string()
+}

@@ -1,0 +1,351 @@
+//! Writing and reading servers, tools, their history and verdicts.
+//!
+//! Invariant: one server's listing is stored in one transaction, so a crash leaves each server
+//! either as it was or fully updated, and never loses what was committed before.
+
+use std::collections::HashMap;
+
+use rusqlite::{params, OptionalExtension};
+use sha2::{Digest, Sha256};
+
+use super::db::Db;
+use crate::model::Verdict;
+
+/// A server as a run saw it.
+#[derive(Debug, Clone)]
+pub struct ServerRecord<'a> {
+    /// Stable identity: registry name, `npm:pkg@1.2.3`, URL, or the import name.
+    pub identity: &'a str,
+    pub name: &'a str,
+    pub source_kind: &'a str,
+    pub source_location: &'a str,
+}
+
+/// One tool of a listing, with its verdict.
+#[derive(Debug, Clone)]
+pub struct ToolRecord<'a> {
+    pub name: &'a str,
+    /// The definition exactly as received.
+    pub raw_json: &'a str,
+    pub verdict: &'a Verdict,
+    /// The verdict as `--format json` prints it.
+    pub verdict_json: &'a str,
+}
+
+/// What storing one listing changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Changes {
+    pub added: usize,
+    pub changed: usize,
+    pub removed: usize,
+    pub unchanged: usize,
+}
+
+/// The sha256 of a definition in canonical form (keys sorted, no spaces), hex; the raw text when
+/// it is not JSON.
+pub fn definition_hash(raw_json: &str) -> String {
+    let canonical = serde_json::from_str::<serde_json::Value>(raw_json)
+        .map(|v| v.to_string())
+        .unwrap_or_else(|_| raw_json.to_string());
+    let digest = Sha256::digest(canonical.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Db {
+    /// Records the start of an import or crawl.
+    pub fn begin_run(&mut self, kind: &str, source: &str, rules_version: &str, now: i64) -> rusqlite::Result<i64> {
+        self.conn.execute(
+            "INSERT INTO runs (kind, source, started_at, rules_version) VALUES (?1, ?2, ?3, ?4)",
+            params![kind, source, now, rules_version],
+        )?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    pub fn finish_run(&mut self, run: i64, now: i64) -> rusqlite::Result<()> {
+        self.conn.execute("UPDATE runs SET finished_at = ?1 WHERE id = ?2", params![now, run])?;
+        Ok(())
+    }
+
+    /// Stores one server's complete listing in one transaction: new tools are added, changed
+    /// definitions get a new history entry, tools missing from the listing are marked removed.
+    /// Tools that share a name are all kept, by their order (`ordinal`).
+    pub fn store_server(
+        &mut self,
+        run: i64,
+        server: &ServerRecord<'_>,
+        tools: &[ToolRecord<'_>],
+        now: i64,
+    ) -> rusqlite::Result<Changes> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO servers (identity, name, first_seen, last_seen) VALUES (?1, ?2, ?3, ?3)
+             ON CONFLICT (identity) DO UPDATE SET last_seen = ?3, name = ?2",
+            params![server.identity, server.name, now],
+        )?;
+        let server_id: i64 =
+            tx.query_row("SELECT id FROM servers WHERE identity = ?1", [server.identity], |r| r.get(0))?;
+        tx.execute(
+            "INSERT INTO sources (server_id, kind, location, first_seen, last_seen) VALUES (?1, ?2, ?3, ?4, ?4)
+             ON CONFLICT (server_id, kind, location) DO UPDATE SET last_seen = ?4",
+            params![server_id, server.source_kind, server.source_location, now],
+        )?;
+
+        // What is stored now: (name, ordinal) → (id, hash, removed).
+        let mut existing: HashMap<(String, i64), (i64, String, bool)> = HashMap::new();
+        {
+            let mut stmt = tx.prepare_cached(
+                "SELECT id, name, ordinal, def_hash, removed_at IS NOT NULL FROM tools WHERE server_id = ?1",
+            )?;
+            let rows = stmt.query_map([server_id], |r| {
+                Ok(((r.get::<_, String>(1)?, r.get::<_, i64>(2)?), (r.get(0)?, r.get(3)?, r.get(4)?)))
+            })?;
+            for row in rows {
+                let (k, v) = row?;
+                existing.insert(k, v);
+            }
+        }
+
+        let mut changes = Changes::default();
+        let mut seen: HashMap<&str, i64> = HashMap::new();
+        let mut kept = Vec::with_capacity(tools.len());
+        {
+            let mut insert_tool = tx.prepare_cached(
+                "INSERT INTO tools (server_id, name, ordinal, raw_json, def_hash, first_seen, last_seen)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+            )?;
+            let mut update_tool = tx.prepare_cached(
+                "UPDATE tools SET raw_json = ?2, def_hash = ?3, last_seen = ?4, removed_at = NULL WHERE id = ?1",
+            )?;
+            let mut version = tx.prepare_cached(
+                "INSERT INTO tool_versions (tool_id, def_hash, raw_json, first_seen, last_seen) VALUES (?1, ?2, ?3, ?4, ?4)
+                 ON CONFLICT (tool_id, def_hash) DO UPDATE SET last_seen = ?4",
+            )?;
+            let mut verdict = tx.prepare_cached(
+                "INSERT INTO verdicts (tool_id, rules_version, category, risk, confidence, tags, verdict_json)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT (tool_id) DO UPDATE SET rules_version = ?2, category = ?3, risk = ?4,
+                     confidence = ?5, tags = ?6, verdict_json = ?7",
+            )?;
+            let rules_version: String =
+                tx.query_row("SELECT rules_version FROM runs WHERE id = ?1", [run], |r| r.get(0))?;
+            for tool in tools {
+                let ordinal = seen.entry(tool.name).and_modify(|n| *n += 1).or_insert(0);
+                let hash = definition_hash(tool.raw_json);
+                let id = match existing.get(&(tool.name.to_string(), *ordinal)) {
+                    Some((id, old_hash, removed)) => {
+                        if *old_hash == hash && !removed {
+                            changes.unchanged += 1;
+                        } else if *old_hash == hash {
+                            changes.added += 1;
+                        } else {
+                            changes.changed += 1;
+                        }
+                        update_tool.execute(params![id, tool.raw_json, hash, now])?;
+                        *id
+                    }
+                    None => {
+                        insert_tool.execute(params![server_id, tool.name, *ordinal, tool.raw_json, hash, now])?;
+                        changes.added += 1;
+                        tx.last_insert_rowid()
+                    }
+                };
+                version.execute(params![id, hash, tool.raw_json, now])?;
+                let v = tool.verdict;
+                let tags = v.tags.iter().map(|t| &**t).collect::<Vec<&str>>().join(" ");
+                verdict.execute(params![
+                    id,
+                    rules_version,
+                    v.category.as_str(),
+                    v.risk.as_str(),
+                    v.confidence,
+                    tags,
+                    tool.verdict_json
+                ])?;
+                kept.push((tool.name.to_string(), *ordinal));
+            }
+        }
+        let kept: std::collections::HashSet<(String, i64)> = kept.into_iter().collect();
+        for (key, (id, _, removed)) in &existing {
+            if !removed && !kept.contains(key) {
+                tx.execute("UPDATE tools SET removed_at = ?2 WHERE id = ?1", params![id, now])?;
+                changes.removed += 1;
+            }
+        }
+        tx.execute(
+            "INSERT INTO run_servers (run_id, server_id, outcome, added, changed, removed) VALUES (?1, ?2, 'ok', ?3, ?4, ?5)
+             ON CONFLICT (run_id, server_id) DO UPDATE SET added = added + ?3, changed = changed + ?4, removed = removed + ?5",
+            params![run, server_id, changes.added, changes.changed, changes.removed],
+        )?;
+        tx.commit()?;
+        Ok(changes)
+    }
+
+    /// Counts over the whole catalog.
+    pub fn stats(&self) -> rusqlite::Result<Stats> {
+        let count = |sql: &str| self.conn.query_row(sql, [], |r| r.get::<_, i64>(0));
+        let group = |sql: &str| -> rusqlite::Result<Vec<(String, i64)>> {
+            let mut stmt = self.conn.prepare(sql)?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect()
+        };
+        Ok(Stats {
+            servers: count("SELECT count(*) FROM servers")?,
+            tools: count("SELECT count(*) FROM tools WHERE removed_at IS NULL")?,
+            removed_tools: count("SELECT count(*) FROM tools WHERE removed_at IS NOT NULL")?,
+            annotated_tools: count(
+                "SELECT count(*) FROM tools WHERE removed_at IS NULL AND json_type(raw_json, '$.annotations') = 'object'",
+            )?,
+            by_category: group(
+                "SELECT v.category, count(*) FROM verdicts v JOIN tools t ON t.id = v.tool_id
+                 WHERE t.removed_at IS NULL GROUP BY v.category ORDER BY v.category",
+            )?,
+            by_risk: group(
+                "SELECT v.risk, count(*) FROM verdicts v JOIN tools t ON t.id = v.tool_id
+                 WHERE t.removed_at IS NULL GROUP BY v.risk ORDER BY v.risk",
+            )?,
+            runs: count("SELECT count(*) FROM runs")?,
+        })
+    }
+
+    /// A server's tools with their verdicts, most risky first; `None` when no server has that
+    /// name or identity.
+    pub fn server_view(&self, name: &str) -> rusqlite::Result<Option<ServerView>> {
+        let Some((id, identity, server_name, first_seen, last_seen)) = self
+            .conn
+            .query_row(
+                "SELECT id, identity, name, first_seen, last_seen FROM servers WHERE identity = ?1 OR name = ?1
+                 ORDER BY last_seen DESC LIMIT 1",
+                [name],
+                |r| Ok((r.get::<_, i64>(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            )
+            .optional()?
+        else {
+            return Ok(None);
+        };
+        let mut stmt = self.conn.prepare(
+            "SELECT t.name, v.category, v.risk, v.confidence, v.tags, t.removed_at IS NOT NULL
+             FROM tools t JOIN verdicts v ON v.tool_id = t.id WHERE t.server_id = ?1
+             ORDER BY CASE v.risk WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2 ELSE 3 END, t.name, t.ordinal",
+        )?;
+        let tools = stmt
+            .query_map([id], |r| {
+                Ok(ToolRow {
+                    name: r.get(0)?,
+                    category: r.get(1)?,
+                    risk: r.get(2)?,
+                    confidence: r.get(3)?,
+                    tags: r.get(4)?,
+                    removed: r.get(5)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let mut stmt = self.conn.prepare(
+            "SELECT kind, location, first_seen, last_seen FROM sources WHERE server_id = ?1 ORDER BY kind, location",
+        )?;
+        let sources = stmt
+            .query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let mut stmt = self.conn.prepare(
+            "SELECT r.kind, r.source, r.started_at, s.outcome, s.added, s.changed, s.removed
+             FROM run_servers s JOIN runs r ON r.id = s.run_id WHERE s.server_id = ?1 ORDER BY r.started_at DESC, r.id DESC",
+        )?;
+        let history = stmt
+            .query_map([id], |r| {
+                Ok(RunRow {
+                    kind: r.get(0)?,
+                    source: r.get(1)?,
+                    started_at: r.get(2)?,
+                    outcome: r.get(3)?,
+                    added: r.get(4)?,
+                    changed: r.get(5)?,
+                    removed: r.get(6)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(Some(ServerView { identity, name: server_name, first_seen, last_seen, tools, sources, history }))
+    }
+
+    /// One tool's stored verdict, raw definition and history.
+    pub fn tool_view(&self, server: &str, tool: &str) -> rusqlite::Result<Option<ToolView>> {
+        let row = self
+            .conn
+            .query_row(
+                "SELECT t.id, t.raw_json, v.verdict_json, v.rules_version, t.first_seen, t.last_seen, t.removed_at
+                 FROM tools t JOIN servers s ON s.id = t.server_id JOIN verdicts v ON v.tool_id = t.id
+                 WHERE (s.identity = ?1 OR s.name = ?1) AND t.name = ?2 ORDER BY s.last_seen DESC, t.ordinal LIMIT 1",
+                [server, tool],
+                |r| Ok((r.get::<_, i64>(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)),
+            )
+            .optional()?;
+        let Some((id, raw_json, verdict_json, rules_version, first_seen, last_seen, removed_at)) = row else {
+            return Ok(None);
+        };
+        let mut stmt = self.conn.prepare(
+            "SELECT def_hash, first_seen, last_seen FROM tool_versions WHERE tool_id = ?1 ORDER BY first_seen, rowid",
+        )?;
+        let versions =
+            stmt.query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(Some(ToolView { raw_json, verdict_json, rules_version, first_seen, last_seen, removed_at, versions }))
+    }
+}
+
+/// Counts over the catalog (`catalog stats`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stats {
+    pub servers: i64,
+    pub tools: i64,
+    pub removed_tools: i64,
+    pub annotated_tools: i64,
+    pub by_category: Vec<(String, i64)>,
+    pub by_risk: Vec<(String, i64)>,
+    pub runs: i64,
+}
+
+/// One tool in a server view.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolRow {
+    pub name: String,
+    pub category: String,
+    pub risk: String,
+    pub confidence: f64,
+    pub tags: String,
+    pub removed: bool,
+}
+
+/// One run that touched a server.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunRow {
+    pub kind: String,
+    pub source: String,
+    pub started_at: i64,
+    pub outcome: String,
+    pub added: i64,
+    pub changed: i64,
+    pub removed: i64,
+}
+
+/// `catalog show SERVER`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerView {
+    pub identity: String,
+    pub name: String,
+    pub first_seen: i64,
+    pub last_seen: i64,
+    pub tools: Vec<ToolRow>,
+    /// `(kind, location, first_seen, last_seen)`.
+    pub sources: Vec<(String, String, i64, i64)>,
+    pub history: Vec<RunRow>,
+}
+
+/// `catalog show SERVER TOOL`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolView {
+    pub raw_json: String,
+    pub verdict_json: String,
+    pub rules_version: String,
+    pub first_seen: i64,
+    pub last_seen: i64,
+    pub removed_at: Option<i64>,
+    /// `(def_hash, first_seen, last_seen)`, oldest first.
+    pub versions: Vec<(String, i64, i64)>,
+}

@@ -1,0 +1,134 @@
+//! The SQLite catalog through the command line: import, history, show, stats, and bad input.
+
+use catalog::cli::Status;
+use serde_json::{json, Value};
+
+use crate::util::{fixture, run, run_bin, write};
+
+fn import(db: &str, file: &str, extra: &[&str]) -> Value {
+    let mut args = vec!["import", file, "--db", db, "--format", "json"];
+    args.extend_from_slice(extra);
+    run(&args).expect(Status::Success).json()
+}
+
+fn tools_list(tools: &[Value]) -> String {
+    json!({ "tools": tools }).to_string()
+}
+
+#[test]
+fn import_show_and_stats_over_real_tool_lists() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("catalog.db");
+    let db = db.to_str().unwrap();
+    let report = import(db, fixture("").to_str().unwrap(), &[]);
+    assert_eq!(report["tools"], 17, "{report:#}");
+    let servers: Vec<&str> =
+        report["servers"].as_array().unwrap().iter().map(|s| s["server"].as_str().unwrap()).collect();
+    assert_eq!(servers, ["server-filesystem", "stripe"]);
+
+    let stats = run(&["stats", "--db", db, "--format", "json"]).expect(Status::Success).json();
+    assert_eq!(stats["servers"], 2);
+    assert_eq!(stats["tools"], 17);
+    assert_eq!(
+        stats["by_category"]["read"].as_i64().unwrap()
+            + stats["by_category"]["write"].as_i64().unwrap()
+            + stats["by_category"]["financial"].as_i64().unwrap_or(0),
+        17
+    );
+
+    let server = run(&["show", "server-filesystem", "--db", db, "--format", "json"]).expect(Status::Success).json();
+    let tools = server["tools"].as_array().unwrap();
+    assert_eq!(tools.len(), 9);
+    // Most risky first.
+    assert_eq!(tools[0]["risk"], "medium", "{server:#}");
+
+    let tool = run(&["show", "server-filesystem", "write_file", "--db", db, "--format", "json"])
+        .expect(Status::Success)
+        .json();
+    assert_eq!(tool["verdict"]["category"], "write");
+    assert_eq!(tool["definition"]["name"], "write_file", "the raw definition is kept");
+    assert_eq!(tool["versions"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn history_records_added_changed_and_removed_tools() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("c.db");
+    let db = db.to_str().unwrap();
+    let first = tools_list(&[
+        json!({"name": "list_items", "description": "Lists items"}),
+        json!({"name": "delete_item", "description": "Deletes an item"}),
+    ]);
+    let second = tools_list(&[
+        json!({"name": "list_items", "description": "Lists items", "inputSchema": {"type": "object", "properties": {"path": {"type": "string"}}}}),
+        json!({"name": "create_item", "description": "Creates an item"}),
+    ]);
+    let f1 = write(dir.path(), "svc.json", &first);
+    let r1 = import(db, &f1, &[]);
+    assert_eq!(r1["servers"][0]["added"], 2);
+    let r1again = import(db, &f1, &[]);
+    assert_eq!(r1again["servers"][0]["unchanged"], 2, "{r1again:#}");
+    let f2 = write(dir.path(), "svc.json", &second);
+    let r2 = import(db, &f2, &[]);
+    let s = &r2["servers"][0];
+    assert_eq!(
+        (s["added"].as_i64(), s["changed"].as_i64(), s["removed"].as_i64()),
+        (Some(1), Some(1), Some(1)),
+        "{r2:#}"
+    );
+
+    let tool = run(&["show", "svc", "list_items", "--db", db, "--format", "json"]).expect(Status::Success).json();
+    assert_eq!(tool["versions"].as_array().unwrap().len(), 2, "both definitions are in the history: {tool:#}");
+    let gone = run(&["show", "svc", "delete_item", "--db", db, "--format", "json"]).expect(Status::Success).json();
+    assert!(gone["removed_at"].is_i64(), "{gone:#}");
+    let stats = run(&["stats", "--db", db, "--format", "json"]).expect(Status::Success).json();
+    assert_eq!((stats["tools"].as_i64(), stats["removed_tools"].as_i64()), (Some(2), Some(1)));
+}
+
+#[test]
+fn duplicates_hostile_names_and_broken_records_lose_nothing_good() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("c.db");
+    let db = db.to_str().unwrap();
+    let big = "x".repeat(10 * 1024 * 1024);
+    let list = tools_list(&[
+        json!({"name": "get_item", "description": "first"}),
+        json!({"name": "get_item", "description": "second"}),
+        json!({"name": 42}),
+        json!({"name": "../../etc/passwd\u{7}", "description": "hostile name"}),
+        json!({"name": "huge", "description": big}),
+    ]);
+    let f = write(dir.path(), "svc.json", &list);
+    let out = run(&["import", &f, "--db", db, "--format", "json"]).expect(Status::Success);
+    let report = out.json();
+    assert_eq!(report["tools"], 4, "{}", out.stderr);
+    assert_eq!(report["servers"][0]["duplicate_names"], json!(["get_item"]));
+    assert!(out.stderr.contains("tools[2]"), "the broken record is named: {}", out.stderr);
+    let server = run(&["show", "svc", "--db", db, "--format", "json"]).expect(Status::Success).json();
+    assert_eq!(server["tools"].as_array().unwrap().len(), 4);
+    // The hostile name is data, never a path: nothing was written beside the database.
+    let entries: Vec<String> =
+        std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert!(entries.iter().all(|e| e.starts_with("c.db") || e == "svc.json"), "{entries:?}");
+}
+
+#[test]
+fn unusable_input_and_bad_databases_are_errors_that_keep_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("c.db");
+    let db_s = db.to_str().unwrap();
+    let bad = write(dir.path(), "bad.json", "this is not json");
+    let r = run_bin(&["import", &bad, "--db", db_s]);
+    assert_eq!(r.code, Some(2), "{r:?}");
+    assert!(r.stderr.contains("not JSON"), "{}", r.stderr);
+
+    let corrupt = write(dir.path(), "corrupt.db", &"not a database ".repeat(500));
+    let r = run_bin(&["stats", "--db", &corrupt]);
+    assert_eq!(r.code, Some(2), "{r:?}");
+    assert!(r.stderr.contains("is not a catalog database"), "{}", r.stderr);
+    assert!(std::fs::read_to_string(&corrupt).unwrap().starts_with("not a database"), "never recreated");
+
+    let r = run_bin(&["show", "nope", "--db", db_s]);
+    assert_eq!(r.code, Some(2), "{r:?}");
+    assert!(r.stderr.contains("no server `nope`"), "{}", r.stderr);
+}
