@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use crate::classify::RuleSet;
 use crate::input::{self, InputProblem};
 use crate::report::ToolVerdict;
-use crate::store::{Changes, Db, ServerRecord, ToolRecord};
+use crate::store::{Changes, Db, IndexError, SearchIndex, ServerRecord, ToolRecord};
 
 /// One server's outcome.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,6 +32,8 @@ pub struct ImportReport {
     pub problems: Vec<(String, InputProblem)>,
     /// Servers whose transaction failed, with the error; their earlier state is intact.
     pub failed: Vec<(String, String)>,
+    /// Why the search index could not be updated (it is rebuilt on the next search).
+    pub index_error: Option<String>,
 }
 
 impl ImportReport {
@@ -64,6 +66,7 @@ pub fn import(
 ) -> rusqlite::Result<ImportReport> {
     let source = files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", ");
     let run = db.begin_run("import", &source, rules.version(), now)?;
+    let before = db.generation()?;
     let mut report = ImportReport::default();
     for file in files {
         report.files += 1;
@@ -137,7 +140,61 @@ pub fn import(
         }
     }
     db.finish_run(run, now)?;
+    let ids: Vec<i64> = report.servers.iter().map(|s| s.changes.server_id).collect();
+    let indexed = SearchIndex::open(db).and_then(|index| index.update_servers(db, &ids, before));
+    if let Err(e) = indexed {
+        report.index_error = Some(error_chain(&e));
+    }
     Ok(report)
+}
+
+/// Re-runs the current rules over every stored tool, from its raw definition, and refreshes the
+/// search index. Returns how many tools were classified again.
+pub fn reclassify(db: &mut Db, rules: &RuleSet) -> Result<usize, ReclassifyError> {
+    let servers = db.current_tools()?;
+    let mut total = 0;
+    for (_, tools) in &servers {
+        let parsed: Vec<(i64, crate::model::ToolInput)> = tools
+            .iter()
+            .filter_map(|(id, raw)| {
+                let item = input::Item { raw, location: input::Location::Object };
+                input::parse_item(&item).ok().map(|t| (*id, t))
+            })
+            .collect();
+        let names: Vec<&str> = parsed.iter().map(|(_, t)| t.name.as_str()).collect();
+        let ctx = rules.sibling_context(&names);
+        let verdicts: Vec<_> = parsed.iter().map(|(_, t)| rules.classify_in(t, &ctx)).collect();
+        let rows: Vec<(i64, &crate::model::Verdict, String)> = parsed
+            .iter()
+            .zip(&verdicts)
+            .map(|((id, t), v)| {
+                (*id, v, serde_json::to_string(&ToolVerdict::new(t, v, None, true)).unwrap_or_default())
+            })
+            .collect();
+        db.replace_verdicts(rules.version(), &rows)?;
+        total += rows.len();
+    }
+    SearchIndex::open(db)?.rebuild(db)?;
+    Ok(total)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReclassifyError {
+    #[error("cannot update the catalog")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("cannot rebuild the search index")]
+    Index(#[from] IndexError),
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut source = e.source();
+    while let Some(inner) = source {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    s
 }
 
 /// A server name from a file name: `github.tools.json` → `github`.

@@ -305,3 +305,24 @@ pub struct VersionJson {
     pub first_seen: i64,
     pub last_seen: i64,
 }
+
+/// `catalog search --format json`.
+#[derive(Debug, Serialize)]
+pub struct SearchJson<'a> {
+    pub schema_version: u32,
+    pub query: &'a str,
+    pub hits: Vec<HitJson<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct HitJson<'a> {
+    pub server: &'a str,
+    pub name: &'a str,
+    pub category: &'a str,
+    pub risk: &'a str,
+    pub confidence: f64,
+    pub tags: &'a [String],
+    pub score: f32,
+    /// The description's best fragment, matched words marked `[[like this]]`.
+    pub snippet: &'a str,
+}

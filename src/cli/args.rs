@@ -27,6 +27,45 @@ pub enum Command {
     Show(ShowArgs),
     /// Counts over the catalog: servers, tools, categories, risks, annotation coverage
     Stats(StatsArgs),
+    /// Full-text search over the catalog's tools, with filters
+    Search(SearchArgs),
+    /// Rebuild the search index from the catalog
+    Reindex(StatsArgs),
+    /// Classify every stored tool again with the current rules
+    Reclassify(ReclassifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// Words to find in names (ranked first), titles, descriptions and server names
+    #[arg(default_value = "")]
+    pub query: String,
+    #[arg(long, value_parser = parse_category)]
+    pub category: Option<crate::model::Category>,
+    /// Exactly this risk
+    #[arg(long, value_parser = parse_risk)]
+    pub risk: Option<Risk>,
+    /// This risk or higher
+    #[arg(long, value_parser = parse_risk)]
+    pub min_risk: Option<Risk>,
+    #[arg(long)]
+    pub server: Option<String>,
+    #[arg(long)]
+    pub tag: Option<String>,
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+    #[arg(long, short, value_enum, default_value = "table")]
+    pub format: Format,
+    #[command(flatten)]
+    pub db: DbOption,
+}
+
+#[derive(Debug, Args)]
+pub struct ReclassifyArgs {
+    #[command(flatten)]
+    pub db: DbOption,
+    #[command(flatten)]
+    pub rules: RulesOption,
 }
 
 #[derive(Debug, Args)]
@@ -171,5 +210,9 @@ pub enum RulesCommand {
 }
 
 fn parse_risk(s: &str) -> Result<Risk, String> {
+    s.parse()
+}
+
+fn parse_category(s: &str) -> Result<crate::model::Category, String> {
     s.parse()
 }

@@ -35,6 +35,8 @@ pub struct ToolRecord<'a> {
 /// What storing one listing changed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Changes {
+    /// The server's row id.
+    pub server_id: i64,
     pub added: usize,
     pub changed: usize,
     pub removed: usize,
@@ -105,7 +107,7 @@ impl Db {
             }
         }
 
-        let mut changes = Changes::default();
+        let mut changes = Changes { server_id, ..Changes::default() };
         let mut seen: HashMap<&str, i64> = HashMap::new();
         let mut kept = Vec::with_capacity(tools.len());
         {
@@ -176,8 +178,106 @@ impl Db {
              ON CONFLICT (run_id, server_id) DO UPDATE SET added = added + ?3, changed = changed + ?4, removed = removed + ?5",
             params![run, server_id, changes.added, changes.changed, changes.removed],
         )?;
+        tx.execute("UPDATE meta SET value = value + 1 WHERE key = 'generation'", [])?;
         tx.commit()?;
         Ok(changes)
+    }
+
+    /// Calls `f` with every current tool (of these servers, or of all), as the search index
+    /// needs it.
+    pub fn index_rows(
+        &self,
+        servers: Option<&[i64]>,
+        f: &mut dyn FnMut(super::index::IndexRow),
+    ) -> rusqlite::Result<()> {
+        let sql = "SELECT t.id, t.server_id, s.name, t.name,
+                          coalesce(json_extract(t.raw_json, '$.title'), json_extract(t.raw_json, '$.annotations.title'), ''),
+                          coalesce(json_extract(t.raw_json, '$.description'), ''),
+                          v.category, v.risk, v.tags, v.confidence
+                   FROM tools t JOIN servers s ON s.id = t.server_id JOIN verdicts v ON v.tool_id = t.id
+                   WHERE t.removed_at IS NULL";
+        let map = |r: &rusqlite::Row<'_>| -> rusqlite::Result<super::index::IndexRow> {
+            let text = |i: usize| -> rusqlite::Result<String> {
+                Ok(match r.get_ref(i)? {
+                    rusqlite::types::ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
+                    _ => String::new(),
+                })
+            };
+            Ok(super::index::IndexRow {
+                tool_id: r.get(0)?,
+                server_id: r.get(1)?,
+                server: r.get(2)?,
+                name: r.get(3)?,
+                title: text(4)?,
+                description: text(5)?,
+                category: r.get(6)?,
+                risk: r.get(7)?,
+                tags: r.get(8)?,
+                confidence: r.get(9)?,
+            })
+        };
+        match servers {
+            None => {
+                let mut stmt = self.conn.prepare(sql)?;
+                for row in stmt.query_map([], map)? {
+                    f(row?);
+                }
+            }
+            Some(ids) => {
+                let mut stmt = self.conn.prepare_cached(&format!("{sql} AND t.server_id = ?1"))?;
+                for id in ids {
+                    for row in stmt.query_map([id], map)? {
+                        f(row?);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Every server's current tools, `(server_id, [(tool_id, raw_json)])`, for `reclassify`.
+    pub fn current_tools(&self) -> rusqlite::Result<Vec<(i64, Vec<(i64, String)>)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT server_id, id, raw_json FROM tools WHERE removed_at IS NULL ORDER BY server_id, id")?;
+        let mut out: Vec<(i64, Vec<(i64, String)>)> = Vec::new();
+        for row in stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?)))? {
+            let (server, id, raw) = row?;
+            match out.last_mut() {
+                Some((s, tools)) if *s == server => tools.push((id, raw)),
+                _ => out.push((server, vec![(id, raw)])),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Replaces the verdicts of some tools (one transaction), for `reclassify`.
+    pub fn replace_verdicts(
+        &mut self,
+        rules_version: &str,
+        verdicts: &[(i64, &crate::model::Verdict, String)],
+    ) -> rusqlite::Result<()> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "UPDATE verdicts SET rules_version = ?2, category = ?3, risk = ?4, confidence = ?5, tags = ?6,
+                 verdict_json = ?7 WHERE tool_id = ?1",
+            )?;
+            for (id, v, json) in verdicts {
+                let tags = v.tags.iter().map(|t| &**t).collect::<Vec<&str>>().join(" ");
+                stmt.execute(params![
+                    id,
+                    rules_version,
+                    v.category.as_str(),
+                    v.risk.as_str(),
+                    v.confidence,
+                    tags,
+                    json
+                ])?;
+            }
+        }
+        tx.execute("UPDATE meta SET value = value + 1 WHERE key = 'generation'", [])?;
+        tx.commit()
     }
 
     /// Counts over the whole catalog.
@@ -288,6 +388,9 @@ impl Db {
         Ok(Some(ToolView { raw_json, verdict_json, rules_version, first_seen, last_seen, removed_at, versions }))
     }
 }
+
+/// A server's id and its current tools as `(tool_id, raw_json)`.
+pub type ServerTools = (i64, Vec<(i64, String)>);
 
 /// Counts over the catalog (`catalog stats`).
 #[derive(Debug, Clone, PartialEq)]

@@ -82,6 +82,11 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX tools_by_server ON tools (server_id);
     CREATE INDEX verdicts_by_category ON verdicts (category, risk);
     "#,
+    // 2: the generation counter that tells a stale search index.
+    r#"
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+    INSERT INTO meta (key, value) VALUES ('generation', 0);
+    "#,
 ];
 
 /// The schema version this build writes.
@@ -136,6 +141,12 @@ impl Db {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Counts every committed change to tools or verdicts; the search index records the
+    /// generation it reflects.
+    pub fn generation(&self) -> rusqlite::Result<i64> {
+        self.conn.query_row("SELECT value FROM meta WHERE key = 'generation'", [], |r| r.get(0))
     }
 
     /// Applies the migrations this file lacks, in one exclusive transaction.

@@ -1,9 +1,12 @@
-//! The catalog on disk. SQLite is the source of truth (`db`, `catalog`).
+//! The catalog on disk. SQLite is the source of truth (`db`, `catalog`); the tantivy search
+//! index (`index`) is derived from it.
 //!
-//! Invariant: only this module knows SQL.
+//! Invariant: only this module knows SQL and tantivy.
 
 mod catalog;
 pub mod db;
+pub mod index;
 
 pub use catalog::{definition_hash, Changes, RunRow, ServerRecord, ServerView, Stats, ToolRecord, ToolRow, ToolView};
 pub use db::{default_path, Db, OpenError};
+pub use index::{index_dir, Hit, IndexError, IndexRow, SearchIndex, SearchQuery};

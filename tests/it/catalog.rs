@@ -132,3 +132,89 @@ fn unusable_input_and_bad_databases_are_errors_that_keep_files() {
     assert_eq!(r.code, Some(2), "{r:?}");
     assert!(r.stderr.contains("no server `nope`"), "{}", r.stderr);
 }
+
+#[test]
+fn search_ranks_names_first_filters_and_recovers_a_lost_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("c.db");
+    let db = db.to_str().unwrap();
+    let list = tools_list(&[
+        json!({"name": "dns_records_delete", "description": "Delete a DNS record from a zone"}),
+        json!({"name": "list_zones", "description": "Lists zones. To delete a DNS record use another tool."}),
+        json!({"name": "dns_record_create", "description": "Creates a DNS record"}),
+        json!({"name": "executeSql", "description": "Runs arbitrary SQL", "inputSchema": {"type": "object", "properties": {"sql": {"type": "string"}}}}),
+    ]);
+    import(db, &write(dir.path(), "cloud.json", &list), &[]);
+    let names = |args: &[&str]| -> Vec<String> {
+        let mut all = vec!["search"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--db", db, "--format", "json"]);
+        let out = run(&all).expect(Status::Success).json();
+        out["hits"].as_array().unwrap().iter().map(|h| h["name"].as_str().unwrap().to_string()).collect()
+    };
+    let hits = names(&["delete dns records"]);
+    assert_eq!(hits.first().map(String::as_str), Some("dns_records_delete"), "name matches rank first: {hits:?}");
+    assert!(hits.contains(&"list_zones".to_string()), "description matches are found too: {hits:?}");
+    assert_eq!(names(&["dns record", "--category", "delete"]), ["dns_records_delete"]);
+    assert_eq!(names(&["", "--min-risk", "high", "--limit", "10"]).len(), 2, "delete and execute are high");
+    assert_eq!(names(&["sql", "--tag", "database"]), ["executeSql"], "camelCase names are split into words");
+    assert!(names(&["nothing matches this"]).is_empty());
+
+    // A lost index is rebuilt from SQLite, not trusted and not an error.
+    std::fs::remove_dir_all(dir.path().join("c.db.index")).unwrap();
+    let out = run(&["search", "zones", "--db", db, "--format", "json"]).expect(Status::Success);
+    assert!(out.stderr.contains("rebuilt"), "{}", out.stderr);
+    assert_eq!(out.json()["hits"][0]["name"], "list_zones");
+    // A reclassification leaves the index stale until it is rebuilt; `reindex` rebuilds it.
+    run(&["reclassify", "--db", db]).expect(Status::Success);
+    run(&["reindex", "--db", db]).expect(Status::Success);
+    let out = run(&["search", "zones", "--db", db, "--format", "json"]).expect(Status::Success);
+    assert!(out.stderr.is_empty(), "{}", out.stderr);
+}
+
+/// A crash (the process killed mid-import) keeps every server that was committed whole, and the
+/// index recovers on the next search.
+#[test]
+fn a_killed_import_leaves_whole_servers_and_a_recoverable_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("c.db");
+    let db = db.to_str().unwrap();
+    let per_server = 25;
+    let mut lines = Vec::new();
+    for s in 0..1000 {
+        for t in 0..per_server {
+            let record = json!({"server": format!("svc{s:04}"), "name": format!("get_item_{t}"), "description": "Gets an item by id, with its fields and history."});
+            lines.push(record.to_string());
+        }
+    }
+    let file = write(dir.path(), "many.jsonl", &lines.join("\n"));
+    let mut child = crate::util::bin().args(["import", &file, "--db", db]).spawn().unwrap();
+    // Kill it once some servers are committed, while others are still to come.
+    let mut stored = 0;
+    for _ in 0..400 {
+        std::thread::sleep(std::time::Duration::from_millis(25));
+        if std::path::Path::new(db).exists() {
+            let out = run(&["stats", "--db", db, "--format", "json"]);
+            stored = out.json()["servers"].as_i64().unwrap_or(0);
+            if stored > 0 {
+                break;
+            }
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(stored > 0, "the import never committed a server");
+
+    let stats = run(&["stats", "--db", db, "--format", "json"]).expect(Status::Success).json();
+    let servers = stats["servers"].as_i64().unwrap();
+    assert!(servers < 1000, "killed mid-import: {servers} servers stored");
+    assert_eq!(stats["tools"].as_i64().unwrap(), servers * per_server, "only whole servers: {stats:#}");
+    let out = run(&["search", "item", "--db", db, "--format", "json", "--limit", "1"]).expect(Status::Success);
+    if servers > 0 {
+        assert_eq!(out.json()["hits"].as_array().unwrap().len(), 1, "{}", out.stderr);
+    }
+    // Importing again completes the catalog.
+    import(db, &file, &[]);
+    let stats = run(&["stats", "--db", db, "--format", "json"]).expect(Status::Success).json();
+    assert_eq!((stats["servers"].as_i64(), stats["tools"].as_i64()), (Some(1000), Some(1000 * per_server)));
+}

@@ -5,14 +5,14 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 
 use super::load_rules;
-use crate::cli::args::{DbOption, Format, ImportArgs, ShowArgs, StatsArgs};
+use crate::cli::args::{DbOption, Format, ImportArgs, ReclassifyArgs, SearchArgs, ShowArgs, StatsArgs};
 use crate::cli::{Io, Status};
 use crate::ingest;
 use crate::report::{
-    FailedServerJson, FileProblemJson, ImportJson, ImportServerJson, RunJson, ServerJson, ServerToolJson, SourceJson,
-    StatsJson, StoredToolJson, VersionJson, SCHEMA_VERSION,
+    FailedServerJson, FileProblemJson, HitJson, ImportJson, ImportServerJson, RunJson, SearchJson, ServerJson,
+    ServerToolJson, SourceJson, StatsJson, StoredToolJson, VersionJson, SCHEMA_VERSION,
 };
-use crate::store::{default_path, Db};
+use crate::store::{default_path, Db, SearchIndex, SearchQuery};
 
 fn db_path(opt: &DbOption) -> Result<PathBuf> {
     opt.db
@@ -94,6 +94,9 @@ pub(super) fn import(args: ImportArgs, io: &mut Io<'_>) -> Result<Status> {
         if !s.duplicates.is_empty() {
             writeln!(io.err, "warning: {}: duplicate tool names, all kept: {}", s.server, s.duplicates.join(", "))?;
         }
+    }
+    if let Some(e) = &report.index_error {
+        writeln!(io.err, "warning: the search index was not updated ({e}); it is rebuilt on the next search")?;
     }
     for (server, e) in &report.failed {
         writeln!(io.err, "error: {server}: not stored ({e}); its earlier state is intact")?;
@@ -265,5 +268,90 @@ pub(super) fn show(args: ShowArgs, io: &mut Io<'_>) -> Result<Status> {
             }
         }
     }
+    Ok(Status::Success)
+}
+
+pub(super) fn search(args: SearchArgs, io: &mut Io<'_>) -> Result<Status> {
+    let db = open(&args.db)?;
+    let index = SearchIndex::open(&db)?;
+    if index.ensure_fresh(&db)? {
+        writeln!(io.err, "note: the search index was stale or missing; rebuilt it from the catalog")?;
+    }
+    let query = SearchQuery {
+        text: args.query.clone(),
+        category: args.category.map(|c| c.as_str().to_string()),
+        risk: args.risk,
+        min_risk: args.min_risk,
+        server: args.server.clone(),
+        tag: args.tag.clone(),
+        limit: args.limit,
+    };
+    let hits = index.search(&query)?;
+    match args.format {
+        Format::Json | Format::Jsonl => {
+            let json = SearchJson {
+                schema_version: SCHEMA_VERSION,
+                query: &args.query,
+                hits: hits
+                    .iter()
+                    .map(|h| HitJson {
+                        server: &h.server,
+                        name: &h.name,
+                        category: &h.category,
+                        risk: &h.risk,
+                        confidence: h.confidence,
+                        tags: &h.tags,
+                        score: h.score,
+                        snippet: &h.snippet,
+                    })
+                    .collect(),
+            };
+            serde_json::to_writer_pretty(&mut *io.out, &json)?;
+            writeln!(io.out)?;
+        }
+        Format::Table => {
+            let color = io.out_is_terminal && std::env::var_os("NO_COLOR").is_none();
+            let (on, off) = if color { ("\x1b[1;33m", "\x1b[0m") } else { ("", "") };
+            for h in &hits {
+                let name: String = h.name.chars().map(|c| if c.is_control() { '\u{fffd}' } else { c }).collect();
+                let mut shown = name.clone();
+                for w in &h.name_matches {
+                    if let Some(at) = shown.to_lowercase().find(w.as_str()) {
+                        if shown.is_char_boundary(at) && shown.is_char_boundary(at + w.len()) {
+                            shown = format!(
+                                "{}{on}{}{off}{}",
+                                &shown[..at],
+                                &shown[at..at + w.len()],
+                                &shown[at + w.len()..]
+                            );
+                        }
+                    }
+                }
+                writeln!(io.out, "{:<9} {:<9} {}/{}", h.risk, h.category, h.server, shown)?;
+                if !h.snippet.is_empty() {
+                    let snippet: String = h.snippet.chars().filter(|c| !c.is_control()).collect();
+                    writeln!(io.out, "          {}", snippet.replace("[[", on).replace("]]", off))?;
+                }
+            }
+            if hits.is_empty() {
+                writeln!(io.out, "no tools match")?;
+            }
+        }
+    }
+    Ok(Status::Success)
+}
+
+pub(super) fn reindex(args: StatsArgs, io: &mut Io<'_>) -> Result<Status> {
+    let db = open(&args.db)?;
+    let count = SearchIndex::open(&db)?.rebuild(&db)?;
+    writeln!(io.out, "indexed {count} tools from {}", db.path().display())?;
+    Ok(Status::Success)
+}
+
+pub(super) fn reclassify(args: ReclassifyArgs, io: &mut Io<'_>) -> Result<Status> {
+    let rules = load_rules(args.rules.rules.as_deref())?;
+    let mut db = open(&args.db)?;
+    let count = ingest::reclassify(&mut db, &rules)?;
+    writeln!(io.out, "classified {count} tools again with rules {}", rules.version())?;
     Ok(Status::Success)
 }

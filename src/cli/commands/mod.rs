@@ -21,6 +21,9 @@ pub(super) fn run(cli: Cli, io: &mut Io<'_>) -> Result<Status> {
         Command::Import(args) => catalog::import(args, io),
         Command::Show(args) => catalog::show(args, io),
         Command::Stats(args) => catalog::stats(args, io),
+        Command::Search(args) => catalog::search(args, io),
+        Command::Reindex(args) => catalog::reindex(args, io),
+        Command::Reclassify(args) => catalog::reclassify(args, io),
     }
 }
 
