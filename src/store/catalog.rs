@@ -236,11 +236,11 @@ impl Db {
     }
 
     /// Every server's current tools, `(server_id, [(tool_id, raw_json)])`, for `reclassify`.
-    pub fn current_tools(&self) -> rusqlite::Result<Vec<(i64, Vec<(i64, String)>)>> {
+    pub fn current_tools(&self) -> rusqlite::Result<Vec<ServerTools>> {
         let mut stmt = self
             .conn
             .prepare("SELECT server_id, id, raw_json FROM tools WHERE removed_at IS NULL ORDER BY server_id, id")?;
-        let mut out: Vec<(i64, Vec<(i64, String)>)> = Vec::new();
+        let mut out: Vec<ServerTools> = Vec::new();
         for row in stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?)))? {
             let (server, id, raw) = row?;
             match out.last_mut() {

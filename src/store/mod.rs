@@ -7,6 +7,8 @@ mod catalog;
 pub mod db;
 pub mod index;
 
-pub use catalog::{definition_hash, Changes, RunRow, ServerRecord, ServerView, Stats, ToolRecord, ToolRow, ToolView};
+pub use catalog::{
+    definition_hash, Changes, RunRow, ServerRecord, ServerTools, ServerView, Stats, ToolRecord, ToolRow, ToolView,
+};
 pub use db::{default_path, Db, OpenError};
 pub use index::{index_dir, Hit, IndexError, IndexRow, SearchIndex, SearchQuery};
