@@ -138,6 +138,8 @@ pub struct SearchIndex {
     index: Index,
     fields: Fields,
     dir: PathBuf,
+    /// One reader for all searches, reloaded after this handle's own commits.
+    reader: std::sync::OnceLock<tantivy::IndexReader>,
 }
 
 impl SearchIndex {
@@ -159,7 +161,7 @@ impl SearchIndex {
                 Index::create_in_dir(&dir, schema).map_err(tv)?
             }
         };
-        Ok(SearchIndex { index, fields, dir })
+        Ok(SearchIndex { index, fields, dir, reader: std::sync::OnceLock::new() })
     }
 
     fn tv(&self) -> impl Fn(tantivy::TantivyError) -> IndexError + '_ {
@@ -224,6 +226,9 @@ impl SearchIndex {
         prepared.set_payload(&format!("{LAYOUT}:{generation}"));
         prepared.commit().map_err(self.tv())?;
         writer.wait_merging_threads().map_err(self.tv())?;
+        if let Some(reader) = self.reader.get() {
+            reader.reload().map_err(self.tv())?;
+        }
         Ok(())
     }
 
@@ -279,7 +284,18 @@ impl SearchIndex {
     /// by category, exact risk, minimum risk, server and tag.
     pub fn search(&self, q: &SearchQuery) -> Result<Vec<Hit>, IndexError> {
         let f = self.fields;
-        let reader = self.index.reader().map_err(self.tv())?;
+        let reader = match self.reader.get() {
+            Some(r) => r,
+            None => {
+                let r = self
+                    .index
+                    .reader_builder()
+                    .reload_policy(tantivy::ReloadPolicy::Manual)
+                    .try_into()
+                    .map_err(self.tv())?;
+                self.reader.get_or_init(|| r)
+            }
+        };
         let searcher = reader.searcher();
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         let text_query = if q.text.trim().is_empty() {
