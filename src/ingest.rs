@@ -109,7 +109,7 @@ pub fn import(
             let jsons: Vec<String> = tools
                 .iter()
                 .zip(&verdicts)
-                .map(|((_, t), v)| serde_json::to_string(&ToolVerdict::new(t, v, None, true)).unwrap_or_default())
+                .map(|((_, t), v)| serde_json::to_string(&ToolVerdict::new(t, v, None, false)).unwrap_or_default())
                 .collect();
             let records: Vec<ToolRecord<'_>> = tools
                 .iter()

@@ -112,12 +112,11 @@ impl Db {
         let mut kept = Vec::with_capacity(tools.len());
         {
             let mut insert_tool = tx.prepare_cached(
-                "INSERT INTO tools (server_id, name, ordinal, raw_json, def_hash, first_seen, last_seen)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+                "INSERT INTO tools (server_id, name, ordinal, def_hash, first_seen, last_seen)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
             )?;
-            let mut update_tool = tx.prepare_cached(
-                "UPDATE tools SET raw_json = ?2, def_hash = ?3, last_seen = ?4, removed_at = NULL WHERE id = ?1",
-            )?;
+            let mut update_tool =
+                tx.prepare_cached("UPDATE tools SET def_hash = ?2, last_seen = ?3, removed_at = NULL WHERE id = ?1")?;
             let mut version = tx.prepare_cached(
                 "INSERT INTO tool_versions (tool_id, def_hash, raw_json, first_seen, last_seen) VALUES (?1, ?2, ?3, ?4, ?4)
                  ON CONFLICT (tool_id, def_hash) DO UPDATE SET last_seen = ?4",
@@ -142,11 +141,11 @@ impl Db {
                         } else {
                             changes.changed += 1;
                         }
-                        update_tool.execute(params![id, tool.raw_json, hash, now])?;
+                        update_tool.execute(params![id, hash, now])?;
                         *id
                     }
                     None => {
-                        insert_tool.execute(params![server_id, tool.name, *ordinal, tool.raw_json, hash, now])?;
+                        insert_tool.execute(params![server_id, tool.name, *ordinal, hash, now])?;
                         changes.added += 1;
                         tx.last_insert_rowid()
                     }
@@ -191,10 +190,11 @@ impl Db {
         f: &mut dyn FnMut(super::index::IndexRow),
     ) -> rusqlite::Result<()> {
         let sql = "SELECT t.id, t.server_id, s.name, t.name,
-                          coalesce(json_extract(t.raw_json, '$.title'), json_extract(t.raw_json, '$.annotations.title'), ''),
-                          coalesce(json_extract(t.raw_json, '$.description'), ''),
+                          coalesce(json_extract(d.raw_json, '$.title'), json_extract(d.raw_json, '$.annotations.title'), ''),
+                          coalesce(json_extract(d.raw_json, '$.description'), ''),
                           v.category, v.risk, v.tags, v.confidence
                    FROM tools t JOIN servers s ON s.id = t.server_id JOIN verdicts v ON v.tool_id = t.id
+                   JOIN tool_versions d ON d.tool_id = t.id AND d.def_hash = t.def_hash
                    WHERE t.removed_at IS NULL";
         let map = |r: &rusqlite::Row<'_>| -> rusqlite::Result<super::index::IndexRow> {
             let text = |i: usize| -> rusqlite::Result<String> {
@@ -237,9 +237,11 @@ impl Db {
 
     /// Every server's current tools, `(server_id, [(tool_id, raw_json)])`, for `reclassify`.
     pub fn current_tools(&self) -> rusqlite::Result<Vec<ServerTools>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT server_id, id, raw_json FROM tools WHERE removed_at IS NULL ORDER BY server_id, id")?;
+        let mut stmt = self.conn.prepare(
+            "SELECT t.server_id, t.id, d.raw_json FROM tools t
+                 JOIN tool_versions d ON d.tool_id = t.id AND d.def_hash = t.def_hash
+                 WHERE t.removed_at IS NULL ORDER BY t.server_id, t.id",
+        )?;
         let mut out: Vec<ServerTools> = Vec::new();
         for row in stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?)))? {
             let (server, id, raw) = row?;
@@ -293,7 +295,8 @@ impl Db {
             tools: count("SELECT count(*) FROM tools WHERE removed_at IS NULL")?,
             removed_tools: count("SELECT count(*) FROM tools WHERE removed_at IS NOT NULL")?,
             annotated_tools: count(
-                "SELECT count(*) FROM tools WHERE removed_at IS NULL AND json_type(raw_json, '$.annotations') = 'object'",
+                "SELECT count(*) FROM tools t JOIN tool_versions d ON d.tool_id = t.id AND d.def_hash = t.def_hash
+                 WHERE t.removed_at IS NULL AND json_type(d.raw_json, '$.annotations') = 'object'",
             )?,
             by_category: group(
                 "SELECT v.category, count(*) FROM verdicts v JOIN tools t ON t.id = v.tool_id
@@ -370,8 +373,9 @@ impl Db {
         let row = self
             .conn
             .query_row(
-                "SELECT t.id, t.raw_json, v.verdict_json, v.rules_version, t.first_seen, t.last_seen, t.removed_at
+                "SELECT t.id, d.raw_json, v.verdict_json, v.rules_version, t.first_seen, t.last_seen, t.removed_at
                  FROM tools t JOIN servers s ON s.id = t.server_id JOIN verdicts v ON v.tool_id = t.id
+                 JOIN tool_versions d ON d.tool_id = t.id AND d.def_hash = t.def_hash
                  WHERE (s.identity = ?1 OR s.name = ?1) AND t.name = ?2 ORDER BY s.last_seen DESC, t.ordinal LIMIT 1",
                 [server, tool],
                 |r| Ok((r.get::<_, i64>(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)),

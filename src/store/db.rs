@@ -37,8 +37,7 @@ const MIGRATIONS: &[&str] = &[
         server_id   INTEGER NOT NULL REFERENCES servers(id),
         name        TEXT NOT NULL,
         ordinal     INTEGER NOT NULL,       -- 0 for the first tool of a name, 1 for a duplicate, ...
-        raw_json    TEXT NOT NULL,          -- the definition exactly as the server sent it
-        def_hash    TEXT NOT NULL,          -- sha256 of the canonical definition
+        def_hash    TEXT NOT NULL,          -- the current definition: tool_versions (id, def_hash)
         first_seen  INTEGER NOT NULL,
         last_seen   INTEGER NOT NULL,
         removed_at  INTEGER,                -- set when a later listing no longer has the tool
@@ -46,8 +45,8 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE TABLE tool_versions (
         tool_id     INTEGER NOT NULL REFERENCES tools(id),
-        def_hash    TEXT NOT NULL,
-        raw_json    TEXT NOT NULL,
+        def_hash    TEXT NOT NULL,          -- sha256 of the canonical definition
+        raw_json    TEXT NOT NULL,          -- the definition exactly as the server sent it
         first_seen  INTEGER NOT NULL,
         last_seen   INTEGER NOT NULL,
         PRIMARY KEY (tool_id, def_hash)
