@@ -10,10 +10,12 @@
 //!    from) goes into an FTS5 table in a separate SQLite file (a temp dir, or
 //!    `SEARCH_BENCH_FTS_DB=PATH`, kept and reused while the catalog's generation and row count are
 //!    the same). Indexed columns `name_words` (the name split into words, as the index does),
-//!    `title`, `description`, `server_words`; unindexed `server`, `category`, `risk`,
-//!    `risk_level`, `tags`, `tool_id`, `name`, `confidence`. Tokenizer `porter unicode61`
-//!    (English stemming, like tantivy's `en_stem`); the table is optimized (one b-tree) after the
-//!    build, and read with `mmap_size` = 4 GiB (tantivy reads its files through mmap too).
+//!    `title`, `description`, `server_words`, and `filters` (one token per filter value:
+//!    `zcdelete`, `zrhigh`, `zm0`..`zm3` for the levels at or below the risk, `zt<tag>`,
+//!    `zs<server>`); unindexed `server`, `category`, `risk`, `risk_level`, `tags`, `tool_id`,
+//!    `name`, `confidence`. Tokenizer `porter unicode61` (English stemming, like tantivy's
+//!    `en_stem`); the table is optimized (one b-tree) after the build, and read with
+//!    `mmap_size` = 4 GiB (tantivy reads its files through mmap too).
 //! 2. The queries: `SEARCH_BENCH_QUERIES` (1,000) queries, deterministic (`SEARCH_BENCH_SEED`,
 //!    1). Tools are sampled from the catalog (reservoir sampling); a query takes 1–3 consecutive
 //!    words of a sampled tool's name (70%; without the server's own org prefix) or of its
@@ -21,14 +23,19 @@
 //!    filter taken from the same tool, cycling category / risk / min-risk (a level at or below
 //!    the tool's) / tag / server, so every query has at least one hit.
 //! 3. Each query runs on tantivy (`SearchIndex::search`, limit 20: hits with stored fields and a
-//!    description snippet) and on FTS5 (`MATCH` of the quoted words, which ANDs them; the filter
-//!    in `WHERE`; `ORDER BY bm25(..)` weighting `name_words` 4 and `title` 2 like the index's
-//!    boosts; `LIMIT 20`; the same columns read and a `snippet()`). One untimed warm-up pass, then
-//!    `SEARCH_BENCH_PASSES` (3) timed passes, the two engines interleaved query by query (which
-//!    goes first alternates). p50/p90/p99/max/mean per engine, per filter kind and per word count.
+//!    description snippet) and twice on FTS5: `MATCH` of the quoted words ANDed over the four
+//!    text columns, `ORDER BY bm25(..)` weighting `name_words` 4 and `title` 2 like the index's
+//!    boosts, `LIMIT 20`, the same columns read and a `snippet()`; the filter either a `WHERE`
+//!    condition on an unindexed column ("filter in WHERE": FTS5 reads each matching row to test
+//!    it) or its token in `filters` ANDed into the `MATCH` ("filter as token"). One untimed
+//!    warm-up pass (which also counts hits: all three should agree), then `SEARCH_BENCH_PASSES`
+//!    (3) timed passes, the engines interleaved query by query (which goes first rotates).
+//!    p50/p90/p99/max/mean per engine, per filter kind and per word count.
 //! 4. Where tantivy's time goes: the same steps as `SearchIndex::search`, done here with tantivy's
 //!    API and timed one by one (reader creation, query building, top-docs, snippet generator,
-//!    stored-document fetches, snippets), over the same queries.
+//!    stored-document fetches, snippets), and variants of the top-docs step (text alone, the
+//!    filter as a `ConstScoreQuery`, a 2-thread executor), over the same queries.
+//!    `SEARCH_BENCH_MERGED=1` repeats this on a copy of the index merged into one segment.
 //! 5. The per-process path of `catalog search` (`Db::open`, `SearchIndex::open`, `ensure_fresh`,
 //!    `search`, in-process, no process start), and `show`-like lookups (`Db::tool_view`,
 //!    `Db::server_view`) for sampled tools.
@@ -48,10 +55,10 @@ use catalog::classify::features::push_words;
 use catalog::model::Risk;
 use catalog::store::{index_dir, Db, IndexRow, SearchIndex, SearchQuery};
 use rusqlite::{params, Connection, OpenFlags};
-use tantivy::collector::TopDocs;
-use tantivy::query::{BooleanQuery, Occur, Query, QueryParser, RangeQuery, TermQuery};
+use tantivy::collector::{Count, TopDocs};
+use tantivy::query::{BooleanQuery, ConstScoreQuery, EnableScoring, Occur, Query, QueryParser, RangeQuery, TermQuery};
 use tantivy::schema::{Field, IndexRecordOption, TantivyDocument, Value};
-use tantivy::{Index, SnippetGenerator, Term};
+use tantivy::{Index, IndexWriter, SnippetGenerator, Term};
 
 const LIMIT: usize = 20;
 const P50_TARGET_MS: f64 = 5.0;
@@ -62,7 +69,7 @@ const DEFAULT_PASSES: usize = 3;
 const PROCESS_SAMPLES: usize = 100;
 const SHOW_SAMPLES: usize = 200;
 /// Bumped when the FTS5 table's layout changes, so a kept `SEARCH_BENCH_FTS_DB` is rebuilt.
-const FTS_LAYOUT: i64 = 1;
+const FTS_LAYOUT: i64 = 2;
 
 const STOP_WORDS: &[&str] = &[
     "the", "and", "for", "with", "from", "that", "this", "are", "not", "you", "your", "can", "all", "any", "its",
@@ -179,37 +186,33 @@ fn run() -> Result<(), BoxError> {
         queries.iter().take(5).map(Bench::describe).collect::<Vec<_>>().join(", ")
     );
 
-    // Warm-up: every query once on each engine, untimed; also checks both agree on hit counts.
-    let mut t_hits = Vec::with_capacity(queries.len());
-    let mut f_hits = Vec::with_capacity(queries.len());
+    // Warm-up: every query once on each engine, untimed; also checks they agree on hit counts.
+    let engines = [Engine::Tantivy, Engine::FtsWhere, Engine::FtsToken];
+    let run_one = |engine: Engine, q: &Bench| -> Result<usize, BoxError> {
+        match engine {
+            Engine::Tantivy => Ok(index.search(&q.search_query())?.len()),
+            Engine::FtsWhere => fts.search(q, false),
+            Engine::FtsToken => fts.search(q, true),
+        }
+    };
+    let mut hits: Vec<Vec<usize>> = vec![Vec::with_capacity(queries.len()); engines.len()];
     for q in &queries {
-        t_hits.push(index.search(&q.search_query())?.len());
-        f_hits.push(fts.search(q)?);
+        for (e, engine) in engines.iter().enumerate() {
+            hits[e].push(run_one(*engine, q)?);
+        }
     }
-    let agree = t_hits.iter().zip(&f_hits).filter(|(t, f)| t == f).count();
+    let agree = |e: usize| hits[0].iter().zip(&hits[e]).filter(|(t, f)| t == f).count();
 
     println!("\nidle?:   {} before the timed passes", cpu_busy());
-    let mut tantivy_ms: Vec<(usize, f64)> = Vec::with_capacity(queries.len() * passes);
-    let mut fts_ms: Vec<(usize, f64)> = Vec::with_capacity(queries.len() * passes);
+    let mut times: Vec<Vec<(usize, f64)>> = vec![Vec::with_capacity(queries.len() * passes); engines.len()];
     for pass in 0..passes {
         for (i, q) in queries.iter().enumerate() {
-            let sq = q.search_query();
-            let mut time_tantivy = || -> Result<(), BoxError> {
+            // Interleaved query by query; which engine goes first rotates.
+            for k in 0..engines.len() {
+                let e = (i + pass + k) % engines.len();
                 let start = Instant::now();
-                black_box(index.search(&sq)?);
-                tantivy_ms.push((i, ms(start.elapsed())));
-                Ok(())
-            };
-            if (i + pass) % 2 == 0 {
-                time_tantivy()?;
-                let start = Instant::now();
-                black_box(fts.search(q)?);
-                fts_ms.push((i, ms(start.elapsed())));
-            } else {
-                let start = Instant::now();
-                black_box(fts.search(q)?);
-                fts_ms.push((i, ms(start.elapsed())));
-                time_tantivy()?;
+                black_box(run_one(engines[e], q)?);
+                times[e].push((i, ms(start.elapsed())));
             }
         }
     }
@@ -223,32 +226,32 @@ fn run() -> Result<(), BoxError> {
         db_servers(&db_path)?,
         queries.len()
     );
-    let header = format!(
-        "{:<14} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10} {:>9}",
+    println!(
+        "{:<22} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10} {:>7}",
         "engine", "p50 ms", "p90 ms", "p99 ms", "max ms", "mean ms", "mean hits", "0 hits"
     );
-    println!("{header}");
-    let t_all: Vec<f64> = tantivy_ms.iter().map(|&(_, m)| m).collect();
-    let f_all: Vec<f64> = fts_ms.iter().map(|&(_, m)| m).collect();
-    let t = Stats::of(&t_all);
-    let f = Stats::of(&f_all);
-    println!("{:<14} {} {:>10.2} {:>9}", "tantivy", t.row(), mean(&t_hits), zero(&t_hits));
-    println!("{:<14} {} {:>10.2} {:>9}", "sqlite fts5", f.row(), mean(&f_hits), zero(&f_hits));
-    println!(
-        "hit counts equal on {agree} of {} queries ({:.1}%); fts5/tantivy p50 {:.1}x, p99 {:.1}x",
-        queries.len(),
-        100.0 * agree as f64 / queries.len() as f64,
-        f.p50 / t.p50,
-        f.p99 / t.p99
-    );
+    let stats: Vec<Stats> = times.iter().map(|t| Stats::of(&t.iter().map(|&(_, m)| m).collect::<Vec<_>>())).collect();
+    for (e, engine) in engines.iter().enumerate() {
+        println!("{:<22} {} {:>10.2} {:>7}", engine.label(), stats[e].row(), mean(&hits[e]), zero(&hits[e]));
+    }
+    for (e, engine) in engines.iter().enumerate().skip(1) {
+        println!(
+            "{}: hit counts equal to tantivy's on {} of {} queries; p50 {:.1}x, p99 {:.1}x tantivy's",
+            engine.label(),
+            agree(e),
+            queries.len(),
+            stats[e].p50 / stats[0].p50,
+            stats[e].p99 / stats[0].p99
+        );
+    }
 
     println!("\nby filter (p50 / p99 ms):");
-    breakdown(&queries, &tantivy_ms, &fts_ms, |q| q.filter.kind().to_string());
+    breakdown(&queries, &engines, &times, |q| q.filter.kind().to_string());
     println!("by word count (p50 / p99 ms):");
-    breakdown(&queries, &tantivy_ms, &fts_ms, |q| format!("{} word{}", q.words.len(), plural(q.words.len())));
+    breakdown(&queries, &engines, &times, |q| format!("{} word{}", q.words.len(), plural(q.words.len())));
 
     let slow: Vec<String> = {
-        let mut worst: Vec<(usize, f64)> = tantivy_ms.clone();
+        let mut worst: Vec<(usize, f64)> = times[0].clone();
         worst.sort_by(|a, b| b.1.total_cmp(&a.1));
         worst.dedup_by_key(|w| w.0);
         worst.iter().take(5).map(|&(i, m)| format!("{:.2} ms {}", m, queries[i].describe())).collect()
@@ -260,6 +263,16 @@ fn run() -> Result<(), BoxError> {
     match Steps::open(&index_dir(&db_path)) {
         Ok(steps) => steps.report(&queries, passes)?,
         Err(e) => println!("skipped: {e}"),
+    }
+    if std::env::var_os("SEARCH_BENCH_MERGED").is_some_and(|v| v == "1") {
+        let dir = tempfile::tempdir()?;
+        let started = Instant::now();
+        merged_copy(&index_dir(&db_path), dir.path())?;
+        println!(
+            "\n== tantivy, step by step, on a copy of the index merged into one segment (merged in {:.1} s) ==",
+            started.elapsed().as_secs_f64()
+        );
+        Steps::open(dir.path())?.report(&queries, passes)?;
     }
 
     // The per-process path: what one `catalog search` does once the process has started.
@@ -296,9 +309,12 @@ fn run() -> Result<(), BoxError> {
 
     println!("\n== targets (tantivy, 1–3 words + one filter) ==");
     let verdict = |ok: bool| if ok { "met" } else { "NOT met" };
+    let t = &stats[0];
     println!("p50 {:.2} ms <= {P50_TARGET_MS} ms: {}", t.p50, verdict(t.p50 <= P50_TARGET_MS));
     println!("p99 {:.2} ms <= {P99_TARGET_MS} ms: {}", t.p99, verdict(t.p99 <= P99_TARGET_MS));
-    println!("(sqlite fts5 baseline: p50 {:.2} ms, p99 {:.2} ms)", f.p50, f.p99);
+    for (e, engine) in engines.iter().enumerate().skip(1) {
+        println!("(baseline {}: p50 {:.2} ms, p99 {:.2} ms)", engine.label(), stats[e].p50, stats[e].p99);
+    }
     Ok(())
 }
 
@@ -314,18 +330,45 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-fn breakdown(queries: &[Bench], t: &[(usize, f64)], f: &[(usize, f64)], key: impl Fn(&Bench) -> String) {
-    let mut groups: BTreeMap<String, (Vec<f64>, Vec<f64>)> = BTreeMap::new();
-    for &(i, m) in t {
-        groups.entry(key(&queries[i])).or_default().0.push(m);
+fn breakdown(queries: &[Bench], engines: &[Engine], times: &[Vec<(usize, f64)>], key: impl Fn(&Bench) -> String) {
+    let mut groups: BTreeMap<String, Vec<Vec<f64>>> = BTreeMap::new();
+    for (e, t) in times.iter().enumerate() {
+        for &(i, m) in t {
+            groups.entry(key(&queries[i])).or_insert_with(|| vec![Vec::new(); engines.len()])[e].push(m);
+        }
     }
-    for &(i, m) in f {
-        groups.entry(key(&queries[i])).or_default().1.push(m);
+    let mut head = format!("  {:<10} {:>6}", "", "runs");
+    for engine in engines {
+        let _ = write!(head, "  {:>22}", engine.label());
     }
-    println!("  {:<10} {:>6}  {:>17}  {:>17}", "", "runs", "tantivy", "sqlite fts5");
-    for (k, (tv, fv)) in &groups {
-        let (a, b) = (Stats::of(tv), Stats::of(fv));
-        println!("  {:<10} {:>6}  {:>7.2} / {:>7.2}  {:>7.2} / {:>7.2}", k, tv.len(), a.p50, a.p99, b.p50, b.p99);
+    println!("{head}");
+    for (k, per_engine) in &groups {
+        let mut line = format!("  {:<10} {:>6}", k, per_engine[0].len());
+        for v in per_engine {
+            let st = Stats::of(v);
+            let _ = write!(line, "  {:>22}", format!("{:.2} / {:.2}", st.p50, st.p99));
+        }
+        println!("{line}");
+    }
+}
+
+/// The engines timed side by side.
+#[derive(Clone, Copy)]
+enum Engine {
+    Tantivy,
+    /// FTS5, the filter a `WHERE` condition on an unindexed column.
+    FtsWhere,
+    /// FTS5, the filter a token of an indexed `filters` column, matched with the words.
+    FtsToken,
+}
+
+impl Engine {
+    fn label(self) -> &'static str {
+        match self {
+            Engine::Tantivy => "tantivy",
+            Engine::FtsWhere => "fts5 (filter in WHERE)",
+            Engine::FtsToken => "fts5 (filter as token)",
+        }
     }
 }
 
@@ -591,7 +634,7 @@ impl Fts {
              DELETE FROM bench_stamp;
              DROP TABLE IF EXISTS tools_fts;
              CREATE VIRTUAL TABLE tools_fts USING fts5(
-                 name_words, title, description, server_words,
+                 name_words, title, description, server_words, filters,
                  server UNINDEXED, category UNINDEXED, risk UNINDEXED, risk_level UNINDEXED, tags UNINDEXED,
                  tool_id UNINDEXED, name UNINDEXED, confidence UNINDEXED,
                  tokenize = 'porter unicode61'
@@ -602,12 +645,13 @@ impl Fts {
         let mut failed: Option<rusqlite::Error> = None;
         {
             let mut insert = tx.prepare(
-                "INSERT INTO tools_fts (name_words, title, description, server_words, server, category, risk,
-                                        risk_level, tags, tool_id, name, confidence)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                "INSERT INTO tools_fts (name_words, title, description, server_words, filters, server, category,
+                                        risk, risk_level, tags, tool_id, name, confidence)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
             )?;
             let mut name_words = String::new();
             let mut server_words = String::new();
+            let mut filters = String::new();
             db.index_rows(None, &mut |row| {
                 sampler.offer(&row);
                 if failed.is_some() {
@@ -618,11 +662,21 @@ impl Fts {
                 server_words.clear();
                 push_words(&mut server_words, &row.server, ' ');
                 let level = row.risk.parse::<Risk>().map_or(0, |r| r as i64);
+                filters.clear();
+                let _ = write!(filters, "{} {}", filter_token("zc", &row.category), filter_token("zr", &row.risk));
+                for l in 0..=level {
+                    let _ = write!(filters, " zm{l}");
+                }
+                for tag in row.tags.split_whitespace() {
+                    let _ = write!(filters, " {}", filter_token("zt", tag));
+                }
+                let _ = write!(filters, " {}", filter_token("zs", &row.server));
                 match insert.execute(params![
                     name_words,
                     row.title,
                     row.description,
                     server_words,
+                    filters,
                     row.server,
                     row.category,
                     row.risk,
@@ -659,29 +713,43 @@ impl Fts {
     }
 
     /// Runs the query like `SearchIndex::search` does (the same columns read and a snippet);
-    /// returns the number of hits.
-    fn search(&self, q: &Bench) -> Result<usize, BoxError> {
+    /// returns the number of hits. The filter is a `WHERE` condition on an unindexed column, or
+    /// (`as_token`) a token of the indexed `filters` column matched with the words (and checked
+    /// exactly in `WHERE` where tokens could collide: tags, servers).
+    fn search(&self, q: &Bench, as_token: bool) -> Result<usize, BoxError> {
         let mut words = String::new();
         push_words(&mut words, &q.text(), ' ');
-        let mut expr = String::new();
-        for w in words.split(' ').filter(|w| !w.is_empty()) {
-            if !expr.is_empty() {
-                expr.push(' ');
+        let mut expr = String::from("{name_words title description server_words} : (");
+        for (i, w) in words.split(' ').filter(|w| !w.is_empty()).enumerate() {
+            if i > 0 {
+                expr.push_str(" AND ");
             }
             let _ = write!(expr, "\"{}\"", w.replace('"', "\"\""));
         }
-        let (condition, value): (&str, rusqlite::types::Value) = match &q.filter {
-            Filter::Category(c) => ("category = ?2", c.clone().into()),
-            Filter::Risk(r) => ("risk = ?2", r.as_str().to_string().into()),
-            Filter::MinRisk(r) => ("risk_level >= ?2", (*r as i64).into()),
-            Filter::Tag(t) => ("instr(' ' || tags || ' ', ' ' || ?2 || ' ') > 0", t.clone().into()),
-            Filter::Server(s) => ("server = ?2", s.clone().into()),
+        expr.push(')');
+        let (condition, value): (&str, rusqlite::types::Value) = match (&q.filter, as_token) {
+            (Filter::Category(c), false) => ("category = ?2", c.clone().into()),
+            (Filter::Risk(r), false) => ("risk = ?2", r.as_str().to_string().into()),
+            (Filter::MinRisk(r), false) => ("risk_level >= ?2", (*r as i64).into()),
+            (Filter::Tag(t), _) => ("instr(' ' || tags || ' ', ' ' || ?2 || ' ') > 0", t.clone().into()),
+            (Filter::Server(s), _) => ("server = ?2", s.clone().into()),
+            (_, true) => ("?2 IS NOT NULL", 1i64.into()),
         };
+        if as_token {
+            let token = match &q.filter {
+                Filter::Category(c) => filter_token("zc", c),
+                Filter::Risk(r) => filter_token("zr", r.as_str()),
+                Filter::MinRisk(r) => format!("zm{}", *r as i64),
+                Filter::Tag(t) => filter_token("zt", t),
+                Filter::Server(s) => filter_token("zs", s),
+            };
+            let _ = write!(expr, " AND filters : \"{token}\"");
+        }
         let sql = format!(
             "SELECT tool_id, server, name, category, risk, tags, confidence,
                     snippet(tools_fts, 2, '[[', ']]', '…', 16)
              FROM tools_fts WHERE tools_fts MATCH ?1 AND {condition}
-             ORDER BY bm25(tools_fts, 4.0, 2.0, 1.0, 1.0) LIMIT {LIMIT}"
+             ORDER BY bm25(tools_fts, 4.0, 2.0, 1.0, 1.0, 0.0) LIMIT {LIMIT}"
         );
         let mut stmt = self.conn.prepare_cached(&sql)?;
         let mut rows = stmt.query(params![expr, value])?;
@@ -702,6 +770,15 @@ impl Fts {
         }
         Ok(hits)
     }
+}
+
+/// One word for a filter value in the `filters` column: a prefix and the value's letters and
+/// digits (`zs` + `flouziok-desktop-mcp` → `zsflouziokdesktopmcp`).
+fn filter_token(prefix: &str, value: &str) -> String {
+    let mut t = String::with_capacity(prefix.len() + value.len());
+    t.push_str(prefix);
+    t.extend(value.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase));
+    t
 }
 
 fn absolute(p: &Path) -> String {
@@ -741,6 +818,21 @@ struct StepFields {
     tags: Field,
 }
 
+/// What `Steps::once` measures, in order.
+const STEP_NAMES: [&str; 11] = [
+    "reader (index.reader() + searcher())",
+    "query (QueryParser + parse + filter clauses)",
+    "top docs (searcher.search, TopDocs 20)",
+    "snippet generator (SnippetGenerator::create)",
+    "doc fetch (searcher.doc, 20 docs)",
+    "snippets (snippet_from_doc, 20 docs)",
+    "total of the steps above",
+    "variant: top docs, text alone (no filter)",
+    "variant: top docs, filter as ConstScoreQuery",
+    "variant: top docs, 2-thread executor",
+    "docs matching text + filter (count, not ms)",
+];
+
 impl Steps {
     fn open(dir: &Path) -> Result<Steps, BoxError> {
         let index = Index::open_in_dir(dir)?;
@@ -761,21 +853,17 @@ impl Steps {
         Ok(Steps { index, f })
     }
 
+    fn segments(&self) -> usize {
+        self.index.searchable_segment_ids().map_or(0, |ids| ids.len())
+    }
+
     fn report(&self, queries: &[Bench], passes: usize) -> Result<(), BoxError> {
-        let names = [
-            "reader (index.reader() + searcher())",
-            "query (QueryParser + parse + filter clauses)",
-            "top docs (searcher.search, TopDocs 20)",
-            "snippet generator (SnippetGenerator::create)",
-            "doc fetch (searcher.doc, per query)",
-            "snippets (snippet_from_doc, per query)",
-            "total of the steps above",
-        ];
-        let mut times: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
+        let mut times: Vec<Vec<f64>> = vec![Vec::new(); STEP_NAMES.len()];
         let shared = self.index.reader()?;
+        let executor = tantivy::Executor::multi_thread(2, "bench-search-")?;
         for pass in 0..=passes {
             for q in queries {
-                let t = self.once(q, &shared)?;
+                let t = self.once(q, &shared, &executor)?;
                 if pass > 0 {
                     for (i, v) in t.iter().enumerate() {
                         times[i].push(*v);
@@ -783,19 +871,29 @@ impl Steps {
                 }
             }
         }
-        for (name, t) in names.iter().zip(&times) {
+        println!("  {:<46} {:>8} {:>8} {:>8}", format!("({} segments)", self.segments()), "mean", "p50", "p99");
+        for (name, t) in STEP_NAMES.iter().zip(&times) {
             let s = Stats::of(t);
-            println!("  {:<46} {:>8.3} {:>8.3} {:>8.3}", name, s.mean, s.p50, s.p99);
+            if name.starts_with("docs matching") {
+                println!("  {:<46} {:>8.0} {:>8.0} {:>8.0}", name, s.mean, s.p50, s.p99);
+            } else {
+                println!("  {:<46} {:>8.3} {:>8.3} {:>8.3}", name, s.mean, s.p50, s.p99);
+            }
         }
         Ok(())
     }
 
-    /// One query, timed step by step (ms), as `SearchIndex::search` does it at the time of
-    /// writing: a new reader per call (timed, then the shared one is used so the other steps
-    /// are the same whether or not the library caches its reader).
-    fn once(&self, q: &Bench, shared: &tantivy::IndexReader) -> Result<[f64; 7], BoxError> {
+    /// One query, timed step by step (ms), as `SearchIndex::search` does it (at the time of
+    /// writing): the reader creation is timed on its own (`SearchIndex::search` created one per
+    /// call until it kept one), then a shared reader is used; then variants of the top-docs step.
+    fn once(
+        &self,
+        q: &Bench,
+        shared: &tantivy::IndexReader,
+        executor: &tantivy::Executor,
+    ) -> Result<[f64; STEP_NAMES.len()], BoxError> {
         let f = self.f;
-        let mut t = [0.0; 7];
+        let mut t = [0.0; STEP_NAMES.len()];
         let start = Instant::now();
         let reader = self.index.reader()?;
         black_box(reader.searcher());
@@ -825,11 +923,12 @@ impl Steps {
                 Bound::Included(Risk::Critical as u64),
             )),
         };
-        let query = BooleanQuery::new(vec![(Occur::Must, text_query.box_clone()), (Occur::Must, filter)]);
+        let query = BooleanQuery::new(vec![(Occur::Must, text_query.box_clone()), (Occur::Must, filter.box_clone())]);
         t[1] = ms(start.elapsed());
 
+        let collector = TopDocs::with_limit(LIMIT);
         let start = Instant::now();
-        let top = searcher.search(&query, &TopDocs::with_limit(LIMIT))?;
+        let top = searcher.search(&query, &collector)?;
         t[2] = ms(start.elapsed());
 
         let start = Instant::now();
@@ -848,8 +947,48 @@ impl Steps {
         }
         t[5] = ms(start.elapsed());
         t[6] = t[..6].iter().sum();
+
+        let start = Instant::now();
+        black_box(searcher.search(&*text_query, &collector)?);
+        t[7] = ms(start.elapsed());
+
+        let constant = BooleanQuery::new(vec![
+            (Occur::Must, text_query.box_clone()),
+            (Occur::Must, Box::new(ConstScoreQuery::new(filter, 0.0))),
+        ]);
+        let start = Instant::now();
+        black_box(searcher.search(&constant, &collector)?);
+        t[8] = ms(start.elapsed());
+
+        let start = Instant::now();
+        let scoring = EnableScoring::enabled_from_searcher(&searcher);
+        black_box(searcher.search_with_executor(&query, &collector, executor, scoring)?);
+        t[9] = ms(start.elapsed());
+
+        t[10] = searcher.search(&query, &Count)? as f64;
         Ok(t)
     }
+}
+
+/// Copies the index into `into` and merges its segments into one (what a `rebuild` that ends
+/// with a merge would leave).
+fn merged_copy(from: &Path, into: &Path) -> Result<(), BoxError> {
+    std::fs::create_dir_all(into)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        if entry.file_type()?.is_file() && !name.to_string_lossy().ends_with(".lock") {
+            std::fs::copy(entry.path(), into.join(&name))?;
+        }
+    }
+    let index = Index::open_in_dir(into)?;
+    let mut writer: IndexWriter = index.writer_with_num_threads(1, 64 << 20)?;
+    let ids = index.searchable_segment_ids()?;
+    if ids.len() > 1 {
+        writer.merge(&ids).wait()?;
+    }
+    writer.wait_merging_threads()?;
+    Ok(())
 }
 
 // ------------------------------------------------------------------------------------------------
