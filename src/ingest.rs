@@ -115,7 +115,13 @@ pub fn import(
                 .iter()
                 .zip(&verdicts)
                 .zip(&jsons)
-                .map(|(((raw, t), v), j)| ToolRecord { name: &t.name, raw_json: raw, verdict: v, verdict_json: j })
+                .map(|(((raw, t), v), j)| ToolRecord {
+                    name: &t.name,
+                    raw_json: raw,
+                    verdict: v,
+                    annotated: t.annotations.is_some(),
+                    verdict_json: j,
+                })
                 .collect();
             let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
             for n in &names {

@@ -28,6 +28,8 @@ pub struct ToolRecord<'a> {
     /// The definition exactly as received.
     pub raw_json: &'a str,
     pub verdict: &'a Verdict,
+    /// The definition declares annotations.
+    pub annotated: bool,
     /// The verdict as `--format json` prints it.
     pub verdict_json: &'a str,
 }
@@ -112,11 +114,12 @@ impl Db {
         let mut kept = Vec::with_capacity(tools.len());
         {
             let mut insert_tool = tx.prepare_cached(
-                "INSERT INTO tools (server_id, name, ordinal, def_hash, first_seen, last_seen)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+                "INSERT INTO tools (server_id, name, ordinal, def_hash, first_seen, last_seen, annotated)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)",
             )?;
-            let mut update_tool =
-                tx.prepare_cached("UPDATE tools SET def_hash = ?2, last_seen = ?3, removed_at = NULL WHERE id = ?1")?;
+            let mut update_tool = tx.prepare_cached(
+                "UPDATE tools SET def_hash = ?2, last_seen = ?3, removed_at = NULL, annotated = ?4 WHERE id = ?1",
+            )?;
             let mut version = tx.prepare_cached(
                 "INSERT INTO tool_versions (tool_id, def_hash, raw_json, first_seen, last_seen) VALUES (?1, ?2, ?3, ?4, ?4)
                  ON CONFLICT (tool_id, def_hash) DO UPDATE SET last_seen = ?4",
@@ -141,11 +144,11 @@ impl Db {
                         } else {
                             changes.changed += 1;
                         }
-                        update_tool.execute(params![id, hash, now])?;
+                        update_tool.execute(params![id, hash, now, tool.annotated])?;
                         *id
                     }
                     None => {
-                        insert_tool.execute(params![server_id, tool.name, *ordinal, hash, now])?;
+                        insert_tool.execute(params![server_id, tool.name, *ordinal, hash, now, tool.annotated])?;
                         changes.added += 1;
                         tx.last_insert_rowid()
                     }
@@ -294,10 +297,7 @@ impl Db {
             servers: count("SELECT count(*) FROM servers")?,
             tools: count("SELECT count(*) FROM tools WHERE removed_at IS NULL")?,
             removed_tools: count("SELECT count(*) FROM tools WHERE removed_at IS NOT NULL")?,
-            annotated_tools: count(
-                "SELECT count(*) FROM tools t JOIN tool_versions d ON d.tool_id = t.id AND d.def_hash = t.def_hash
-                 WHERE t.removed_at IS NULL AND json_type(d.raw_json, '$.annotations') = 'object'",
-            )?,
+            annotated_tools: count("SELECT count(*) FROM tools WHERE removed_at IS NULL AND annotated")?,
             by_category: group(
                 "SELECT v.category, count(*) FROM verdicts v JOIN tools t ON t.id = v.tool_id
                  WHERE t.removed_at IS NULL GROUP BY v.category ORDER BY v.category",
@@ -310,17 +310,27 @@ impl Db {
         })
     }
 
+    /// A server by identity, else by name (the most recently seen), through the indexes.
+    fn find_server(&self, server: &str) -> rusqlite::Result<Option<i64>> {
+        let by_identity =
+            self.conn.query_row("SELECT id FROM servers WHERE identity = ?1", [server], |r| r.get(0)).optional()?;
+        if by_identity.is_some() {
+            return Ok(by_identity);
+        }
+        self.conn
+            .query_row("SELECT id FROM servers WHERE name = ?1 ORDER BY last_seen DESC LIMIT 1", [server], |r| r.get(0))
+            .optional()
+    }
+
     /// A server's tools with their verdicts, most risky first; `None` when no server has that
     /// name or identity.
     pub fn server_view(&self, name: &str) -> rusqlite::Result<Option<ServerView>> {
+        let Some(found) = self.find_server(name)? else { return Ok(None) };
         let Some((id, identity, server_name, first_seen, last_seen)) = self
             .conn
-            .query_row(
-                "SELECT id, identity, name, first_seen, last_seen FROM servers WHERE identity = ?1 OR name = ?1
-                 ORDER BY last_seen DESC LIMIT 1",
-                [name],
-                |r| Ok((r.get::<_, i64>(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
-            )
+            .query_row("SELECT id, identity, name, first_seen, last_seen FROM servers WHERE id = ?1", [found], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })
             .optional()?
         else {
             return Ok(None);
@@ -370,14 +380,15 @@ impl Db {
 
     /// One tool's stored verdict, raw definition and history.
     pub fn tool_view(&self, server: &str, tool: &str) -> rusqlite::Result<Option<ToolView>> {
+        let Some(server_id) = self.find_server(server)? else { return Ok(None) };
         let row = self
             .conn
             .query_row(
                 "SELECT t.id, d.raw_json, v.verdict_json, v.rules_version, t.first_seen, t.last_seen, t.removed_at
-                 FROM tools t JOIN servers s ON s.id = t.server_id JOIN verdicts v ON v.tool_id = t.id
+                 FROM tools t JOIN verdicts v ON v.tool_id = t.id
                  JOIN tool_versions d ON d.tool_id = t.id AND d.def_hash = t.def_hash
-                 WHERE (s.identity = ?1 OR s.name = ?1) AND t.name = ?2 ORDER BY s.last_seen DESC, t.ordinal LIMIT 1",
-                [server, tool],
+                 WHERE t.server_id = ?1 AND t.name = ?2 ORDER BY t.ordinal LIMIT 1",
+                params![server_id, tool],
                 |r| Ok((r.get::<_, i64>(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)),
             )
             .optional()?;

@@ -86,6 +86,14 @@ const MIGRATIONS: &[&str] = &[
     CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
     INSERT INTO meta (key, value) VALUES ('generation', 0);
     "#,
+    // 3: look servers up by name; count annotated tools without parsing every definition.
+    r#"
+    CREATE INDEX servers_by_name ON servers (name);
+    ALTER TABLE tools ADD COLUMN annotated INTEGER NOT NULL DEFAULT 0;
+    UPDATE tools SET annotated = coalesce((
+        SELECT json_type(d.raw_json, '$.annotations') = 'object' FROM tool_versions d
+        WHERE d.tool_id = tools.id AND d.def_hash = tools.def_hash), 0);
+    "#,
 ];
 
 /// The schema version this build writes.
@@ -150,6 +158,11 @@ impl Db {
 
     /// Applies the migrations this file lacks, in one exclusive transaction.
     fn migrate(&mut self) -> rusqlite::Result<()> {
+        // Readers of an up-to-date file need no lock.
+        let current: i64 = self.conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if current >= schema_version() {
+            return Ok(());
+        }
         let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Exclusive)?;
         let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
