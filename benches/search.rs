@@ -101,7 +101,7 @@ fn run() -> Result<(), BoxError> {
     let Some(db_path) = std::env::var_os("CATALOG_BENCH_DB").map(PathBuf::from).filter(|p| p.is_file()) else {
         println!(
             "search bench: set CATALOG_BENCH_DB to a catalog database to measure (unset or missing; nothing measured).\n\
-             make one at full scale (1,000,000 tools across 50,000 servers; ~1.5 GB of JSONL, ~6 GB of database):\n\
+             make one at full scale (1,000,000 tools across 50,000 servers; ~1.5 GB of JSONL, ~4 GB of database and index):\n\
              \x20 python3 scripts/gen-catalog.py --servers 50000 --tools-per-server 20 --out /tmp/gen\n\
              \x20 cargo build --release && target/release/catalog import /tmp/gen --db /tmp/c.db\n\
              \x20 CATALOG_BENCH_DB=/tmp/c.db cargo bench --bench search"
