@@ -301,5 +301,5 @@ print(f"{'measure':<{w}}  {'value':<{v}}  {'target':<10}  verdict")
 for name, value, target, ok in rows:
     print(f"{name:<{w}}  {value:<{v}}  {target:<10}  {ok}")
 print()
-print("TODO: search benchmarks (1-3 word queries with one filter, p50 <= 5 ms, p99 <= 25 ms, beside SQLite FTS5 over the same rows) are not measured yet")
+print("search: CATALOG_BENCH_DB=<this database> cargo bench --bench search (1-3 word queries with one filter, beside SQLite FTS5)")
 PY
