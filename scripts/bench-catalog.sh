@@ -80,24 +80,7 @@ else
 fi
 say "commit:  $COMMIT"
 say "scale:   $SERVERS servers x $PER tools = $TOOLS tools; temp dir $TMP ($(df -h --output=avail "$TMP" | tail -1 | tr -d ' ') free)"
-cpu_busy() {
-    python3 - <<'PY'
-import time
-
-def snap():
-    with open("/proc/stat") as f:
-        v = [int(x) for x in f.readline().split()[1:]]
-    return sum(v), v[3] + v[4]
-
-try:
-    t0, i0 = snap()
-    time.sleep(1)
-    t1, i1 = snap()
-    print(f"{100 * (1 - (i1 - i0) / max(t1 - t0, 1)):.0f}% of all cores busy over 1 s")
-except (OSError, ValueError, IndexError):
-    print("unknown")
-PY
-}
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 say "idle?:   $(cpu_busy) before the run"
 
 # ---------------------------------------------------------------------------------------------

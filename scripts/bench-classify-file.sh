@@ -63,26 +63,7 @@ else
     COMMIT="not a git checkout"
 fi
 say "commit:  $COMMIT"
-# Other work on the machine skews every figure below. The share of CPU time that was busy over one
-# second says whether there was any (on this VM the load average stays near 2 even when idle).
-cpu_busy() {
-    python3 - <<'PY'
-import time
-
-def snap():
-    with open("/proc/stat") as f:
-        v = [int(x) for x in f.readline().split()[1:]]
-    return sum(v), v[3] + v[4]
-
-try:
-    t0, i0 = snap()
-    time.sleep(1)
-    t1, i1 = snap()
-    print(f"{100 * (1 - (i1 - i0) / max(t1 - t0, 1)):.0f}% of all cores busy over 1 s")
-except (OSError, ValueError, IndexError):
-    print("unknown")
-PY
-}
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 say "idle?:   $(cpu_busy) before the run"
 
 # ---------------------------------------------------------------------------------------------
