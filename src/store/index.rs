@@ -9,7 +9,7 @@ use std::ops::Bound;
 use std::path::{Path, PathBuf};
 
 use tantivy::collector::TopDocs;
-use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, QueryParser, RangeQuery, TermQuery};
+use tantivy::query::{AllQuery, BooleanQuery, ConstScoreQuery, Occur, Query, QueryParser, RangeQuery, TermQuery};
 use tantivy::schema::{
     Field, IndexRecordOption, Schema, TantivyDocument, TextFieldIndexing, TextOptions, Value, FAST, INDEXED, STORED,
     STRING,
@@ -318,8 +318,10 @@ impl SearchIndex {
         if let Some(t) = &text_query {
             clauses.push((Occur::Must, t.box_clone()));
         }
+        // Filters narrow the results; they do not score them.
         let term = |field: Field, value: &str| -> Box<dyn Query> {
-            Box::new(TermQuery::new(Term::from_field_text(field, value), IndexRecordOption::Basic))
+            let q = TermQuery::new(Term::from_field_text(field, value), IndexRecordOption::Basic);
+            Box::new(ConstScoreQuery::new(Box::new(q), 0.0))
         };
         if let Some(c) = &q.category {
             clauses.push((Occur::Must, term(f.category, c)));
@@ -333,13 +335,14 @@ impl SearchIndex {
         if let Some(t) = &q.tag {
             clauses.push((Occur::Must, term(f.tags, t)));
         }
-        if let Some(min) = q.min_risk {
+        // Every tool is at least low risk: that filter would only cost time.
+        if let Some(min) = q.min_risk.filter(|m| *m > Risk::Low) {
             let range = RangeQuery::new_u64_bounds(
                 "risk_level".to_string(),
                 Bound::Included(min as u64),
                 Bound::Included(Risk::Critical as u64),
             );
-            clauses.push((Occur::Must, Box::new(range)));
+            clauses.push((Occur::Must, Box::new(ConstScoreQuery::new(Box::new(range), 0.0))));
         }
         let query: Box<dyn Query> =
             if clauses.is_empty() { Box::new(AllQuery) } else { Box::new(BooleanQuery::new(clauses)) };
