@@ -42,12 +42,7 @@ INGEST_TARGET_S=120
 PEAK_TARGET_MB=1024
 SHOW_TARGET_MS=50
 
-say() { printf '%s\n' "$*"; }
-step() { printf '\n==> %s\n' "$*"; }
-die() {
-    printf 'error: %s\n' "$*" >&2
-    exit 1
-}
+. "$ROOT/scripts/lib.sh"
 
 [[ -r $DEVSET ]] || die "cannot read the devset at $DEVSET (it lives in shared/data/devset.jsonl beside the repository; set DEVSET=PATH)"
 command -v python3 >/dev/null || die "python3 is needed to generate the catalog"
@@ -80,7 +75,6 @@ else
 fi
 say "commit:  $COMMIT"
 say "scale:   $SERVERS servers x $PER tools = $TOOLS tools; temp dir $TMP ($(df -h --output=avail "$TMP" | tail -1 | tr -d ' ') free)"
-. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 say "idle?:   $(cpu_busy) before the run"
 
 # ---------------------------------------------------------------------------------------------

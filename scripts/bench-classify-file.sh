@@ -32,12 +32,7 @@ CISCO_RUNS=${CISCO_RUNS:-3}
 PUBLISHED_CISCO_SECONDS=11.3
 PUBLISHED_CISCO_TOOLS=26000
 
-say() { printf '%s\n' "$*"; }
-step() { printf '\n==> %s\n' "$*"; }
-die() {
-    printf 'error: %s\n' "$*" >&2
-    exit 1
-}
+. "$ROOT/scripts/lib.sh"
 
 [[ -r $DEVSET ]] || die "cannot read the devset at $DEVSET (it lives in shared/data/devset.jsonl beside the repository; set DEVSET=PATH)"
 command -v python3 >/dev/null || die "python3 is needed to generate the tools file"
@@ -63,7 +58,6 @@ else
     COMMIT="not a git checkout"
 fi
 say "commit:  $COMMIT"
-. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 say "idle?:   $(cpu_busy) before the run"
 
 # ---------------------------------------------------------------------------------------------

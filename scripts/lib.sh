@@ -1,4 +1,11 @@
-# Helpers shared by the benchmark scripts; source it: `. "$(dirname "$0")/lib.sh"`.
+# Helpers shared by the benchmark scripts; source it: `. "$ROOT/scripts/lib.sh"`.
+
+say() { printf '%s\n' "$*"; }
+step() { printf '\n==> %s\n' "$*"; }
+die() {
+    printf 'error: %s\n' "$*" >&2
+    exit 1
+}
 
 # How busy the CPUs were over one second, as "N% of all cores busy over 1 s" (or "unknown").
 # Other work on the machine skews every figure; on this VM the load average stays near 2 even when
