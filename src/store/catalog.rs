@@ -310,6 +310,18 @@ impl Db {
         })
     }
 
+    /// Every row of a query that takes one id.
+    fn rows_of<T>(
+        &self,
+        sql: &str,
+        id: i64,
+        map: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<Vec<T>> {
+        let mut stmt = self.conn.prepare_cached(sql)?;
+        let rows = stmt.query_map([id], map)?;
+        rows.collect()
+    }
+
     /// A server by identity, else by name (the most recently seen), through the indexes.
     fn find_server(&self, server: &str) -> rusqlite::Result<Option<i64>> {
         let by_identity =
@@ -325,23 +337,18 @@ impl Db {
     /// A server's tools with their verdicts, most risky first; `None` when no server has that
     /// name or identity.
     pub fn server_view(&self, name: &str) -> rusqlite::Result<Option<ServerView>> {
-        let Some(found) = self.find_server(name)? else { return Ok(None) };
-        let Some((id, identity, server_name, first_seen, last_seen)) = self
-            .conn
-            .query_row("SELECT id, identity, name, first_seen, last_seen FROM servers WHERE id = ?1", [found], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-            })
-            .optional()?
-        else {
-            return Ok(None);
-        };
-        let mut stmt = self.conn.prepare(
+        let Some(id) = self.find_server(name)? else { return Ok(None) };
+        let (identity, server_name, first_seen, last_seen) = self.conn.query_row(
+            "SELECT identity, name, first_seen, last_seen FROM servers WHERE id = ?1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )?;
+        let tools = self.rows_of(
             "SELECT t.name, v.category, v.risk, v.confidence, v.tags, t.removed_at IS NOT NULL
              FROM tools t JOIN verdicts v ON v.tool_id = t.id WHERE t.server_id = ?1
              ORDER BY CASE v.risk WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2 ELSE 3 END, t.name, t.ordinal",
-        )?;
-        let tools = stmt
-            .query_map([id], |r| {
+            id,
+            |r| {
                 Ok(ToolRow {
                     name: r.get(0)?,
                     category: r.get(1)?,
@@ -350,20 +357,18 @@ impl Db {
                     tags: r.get(4)?,
                     removed: r.get(5)?,
                 })
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        let mut stmt = self.conn.prepare(
-            "SELECT kind, location, first_seen, last_seen FROM sources WHERE server_id = ?1 ORDER BY kind, location",
+            },
         )?;
-        let sources = stmt
-            .query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        let mut stmt = self.conn.prepare(
+        let sources = self.rows_of(
+            "SELECT kind, location, first_seen, last_seen FROM sources WHERE server_id = ?1 ORDER BY kind, location",
+            id,
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )?;
+        let history = self.rows_of(
             "SELECT r.kind, r.source, r.started_at, s.outcome, s.added, s.changed, s.removed
              FROM run_servers s JOIN runs r ON r.id = s.run_id WHERE s.server_id = ?1 ORDER BY r.started_at DESC, r.id DESC",
-        )?;
-        let history = stmt
-            .query_map([id], |r| {
+            id,
+            |r| {
                 Ok(RunRow {
                     kind: r.get(0)?,
                     source: r.get(1)?,
@@ -373,8 +378,8 @@ impl Db {
                     changed: r.get(5)?,
                     removed: r.get(6)?,
                 })
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+            },
+        )?;
         Ok(Some(ServerView { identity, name: server_name, first_seen, last_seen, tools, sources, history }))
     }
 
@@ -395,11 +400,11 @@ impl Db {
         let Some((id, raw_json, verdict_json, rules_version, first_seen, last_seen, removed_at)) = row else {
             return Ok(None);
         };
-        let mut stmt = self.conn.prepare(
+        let versions = self.rows_of(
             "SELECT def_hash, first_seen, last_seen FROM tool_versions WHERE tool_id = ?1 ORDER BY first_seen, rowid",
+            id,
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )?;
-        let versions =
-            stmt.query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(Some(ToolView { raw_json, verdict_json, rules_version, first_seen, last_seen, removed_at, versions }))
     }
 }
