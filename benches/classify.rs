@@ -24,8 +24,8 @@ use std::hint::black_box;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use catalog::classify::{load_default, RuleSet, SiblingContext};
-use catalog::input::{read_tools, sibling_key};
+use catalog::classify::{load_default, sibling_key, RuleSet, SiblingContext};
+use catalog::input::read_tools;
 use catalog::model::ToolInput;
 use criterion::{Criterion, SamplingMode, Throughput};
 

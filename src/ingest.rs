@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::classify::RuleSet;
+use crate::classify::{Contexts, RuleSet};
 use crate::input::{self, InputProblem};
 use crate::report::ToolVerdict;
 use crate::store::{Changes, Db, IndexError, SearchIndex, ServerRecord, ToolRecord};
@@ -102,10 +102,8 @@ pub fn import(
         for (server_name, tools) in groups {
             let names: Vec<&str> = tools.iter().map(|(_, t)| t.name.as_str()).collect();
             let ctx = rules.sibling_context(&names);
-            let verdicts: Vec<_> = tools
-                .iter()
-                .map(|(_, t)| if t.siblings.is_empty() { rules.classify_in(t, &ctx) } else { rules.classify(t) })
-                .collect();
+            let mut contexts = Contexts::new(Some(&ctx));
+            let verdicts: Vec<_> = tools.iter().map(|(_, t)| contexts.classify(rules, t)).collect();
             let jsons: Vec<String> = tools
                 .iter()
                 .zip(&verdicts)

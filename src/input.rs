@@ -467,14 +467,6 @@ impl<'de> Deserialize<'de> for NameOnly {
     }
 }
 
-/// Groups tool names by server for sibling contexts when records carry their own lists.
-pub fn sibling_key(tool: &ToolInput) -> (Option<String>, Vec<String>) {
-    let mut names: Vec<String> = tool.siblings.iter().chain(std::iter::once(&tool.name)).cloned().collect();
-    names.sort();
-    names.dedup();
-    (tool.server.clone(), names)
-}
-
 /// A tool as JSON, keeping only what the classifier reads: the tool's own fields
 /// (`name`, `title`, `description`, `annotations`, `server`, `siblings`) and, of the input
 /// schema, the structure (`type`, `properties`, `items`, `enum`, `const`, `anyOf`, `oneOf`,

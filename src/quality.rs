@@ -4,11 +4,11 @@
 //! hints map to a label (read-only → read, else destructive → delete, else write) and are compared
 //! with the author's. A plain verb-prefix baseline is scored on the same records.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::classify::{features::name_words, RuleSet, SiblingContext};
+use crate::classify::{features::name_words, Contexts, RuleSet};
 use crate::input::parse_record;
 use crate::model::{Category, ToolInput};
 use crate::report::{ClassScores, EvalReport, Miss, Scores, ServerScores, SCHEMA_VERSION};
@@ -78,15 +78,13 @@ pub fn baseline(name: &str) -> Category {
 
 /// Classifies every record and scores the classifier and the baseline side by side.
 pub fn evaluate(rules: &RuleSet, records: &[Labelled], skipped: Vec<String>) -> EvalReport {
-    let mut contexts: HashMap<(Option<String>, Vec<String>), SiblingContext> = HashMap::new();
+    let mut contexts = Contexts::new(None);
     let mut ours = Vec::with_capacity(records.len());
     let mut base = Vec::with_capacity(records.len());
     let mut dangerous = Vec::new();
     let mut other = Vec::new();
     for rec in records {
-        let key = crate::input::sibling_key(&rec.tool);
-        let ctx = contexts.entry(key).or_insert_with_key(|k| rules.sibling_context(&k.1));
-        let verdict = rules.classify_in(&rec.tool, ctx);
+        let verdict = contexts.classify(rules, &rec.tool);
         let predicted = verdict.hints.label();
         ours.push((rec.label, predicted));
         base.push((rec.label, baseline(&rec.tool.name)));

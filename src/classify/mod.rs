@@ -4,12 +4,14 @@
 //! Invariant: classification is pure. No I/O, no async, no clock; once a `RuleSet` is loaded,
 //! `RuleSet::classify` cannot fail.
 
+pub mod contexts;
 mod engine;
 pub mod examples;
 pub mod features;
 pub mod load;
 pub mod rules;
 
+pub use contexts::{sibling_key, Contexts};
 pub use features::SiblingContext;
 pub use load::{load_default, load_dir, load_sources, RuleProblem, RuleProblems, DEFAULT_RULE_FILES};
 pub use rules::{Rule, RuleSet, Stage, Tables};

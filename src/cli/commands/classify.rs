@@ -1,6 +1,6 @@
 //! `catalog classify`: one tool from the command line, or every tool in a file.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
@@ -8,11 +8,11 @@ use std::sync::mpsc;
 use anyhow::{Context, Result};
 
 use super::load_rules;
-use crate::classify::{RuleSet, SiblingContext};
+use crate::classify::{Contexts, RuleSet};
 use crate::cli::args::{ClassifyArgs, Format};
 use crate::cli::printer;
 use crate::cli::{Io, Status};
-use crate::input::{self, sibling_key, InputProblem, InputSummary, Item};
+use crate::input::{self, InputProblem, InputSummary, Item};
 use crate::model::{Risk, ToolInput};
 use crate::report::{ClassifyTotals, ProblemJson, ToolVerdict, SCHEMA_VERSION};
 
@@ -192,11 +192,11 @@ fn classify_parallel(
             let done_tx = done_tx.clone();
             let (next_chunk, stop, chunks, shared) = (&next_chunk, &stop, &chunks, shared.as_ref());
             scope.spawn(move || {
-                let mut contexts: HashMap<(Option<String>, Vec<String>), SiblingContext> = HashMap::new();
+                let mut contexts = Contexts::new(shared);
                 while !stop.load(Ordering::Relaxed) {
                     let seq = next_chunk.fetch_add(1, Ordering::Relaxed);
                     let Some(chunk) = chunks.get(seq) else { break };
-                    let rendered = render_chunk(rules, shared, &mut contexts, seq, chunk, opts);
+                    let rendered = render_chunk(rules, &mut contexts, seq, chunk, opts);
                     if done_tx.send(rendered).is_err() {
                         break;
                     }
@@ -236,8 +236,7 @@ fn classify_parallel(
 /// Parses, classifies and renders one chunk of records.
 fn render_chunk(
     rules: &RuleSet,
-    shared: Option<&SiblingContext>,
-    contexts: &mut HashMap<(Option<String>, Vec<String>), SiblingContext>,
+    contexts: &mut Contexts<'_>,
     seq: usize,
     chunk: &[Item<'_>],
     opts: RenderOptions,
@@ -257,16 +256,7 @@ fn render_chunk(
         };
         location.clear();
         let _ = std::fmt::Write::write_fmt(&mut location, format_args!("{}", item.location));
-        // Records that carry their own sibling lists (JSONL) get a context per server.
-        let verdict = if tool.siblings.is_empty() {
-            match shared {
-                Some(ctx) => rules.classify_in(&tool, ctx),
-                None => rules.classify(&tool),
-            }
-        } else {
-            let ctx = contexts.entry(sibling_key(&tool)).or_insert_with_key(|k| rules.sibling_context(&k.1));
-            rules.classify_in(&tool, ctx)
-        };
+        let verdict = contexts.classify(rules, &tool);
         *totals.by_category.entry(verdict.category.as_str()).or_insert(0) += 1;
         *totals.by_risk.entry(verdict.risk.as_str()).or_insert(0) += 1;
         totals.worst = totals.worst.max(Some(verdict.risk));
