@@ -1,0 +1,2 @@
+//! Launching untrusted packages: npm and PyPI installs into a cache, and the bubblewrap sandbox.
+//! See `docs/crawler.md`.
