@@ -5,6 +5,7 @@
 //! a bad record is reported by its location and the others still arrive, and a whole-file
 //! problem (not JSON at all, truncated) keeps what was read before it.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fmt;
 
@@ -12,7 +13,7 @@ use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::model::{Annotations, Hint, ToolInput};
+use crate::model::{Annotations, Hint, Param, Schema, ToolInput};
 
 /// The longest name kept; longer names are cut to this many characters.
 pub const MAX_NAME_CHARS: usize = 512;
@@ -66,42 +67,112 @@ pub struct InputSummary {
 /// Turns one JSON record into a tool. Unknown fields are ignored; `name` is required and must be
 /// a non-empty string.
 pub fn parse_record(value: Value) -> Result<ToolInput, String> {
-    let mut obj = match value {
-        Value::Object(obj) => obj,
-        other => return Err(format!("expected a JSON object, found {}", kind(&other))),
-    };
-    let name = match obj.remove("name") {
-        Some(Value::String(s)) if !s.trim().is_empty() => s,
-        Some(Value::String(_)) => return Err("`name` is empty".into()),
-        Some(other) => return Err(format!("`name` must be a string, found {}", kind(&other))),
-        None => return Err("no `name` field".into()),
-    };
-    let name = if name.chars().count() > MAX_NAME_CHARS { name.chars().take(MAX_NAME_CHARS).collect() } else { name };
-    let mut text = |key: &str| match obj.remove(key) {
-        Some(Value::String(s)) => Some(s),
-        _ => None,
-    };
-    let server = text("server");
-    let title = text("title");
-    let description = text("description");
-    let annotations = obj.get("annotations").and_then(parse_annotations);
-    let title = title
-        .or_else(|| obj.get("annotations").and_then(|a| a.get("title")).and_then(Value::as_str).map(str::to_string));
-    let input_schema = match obj.remove("input_schema").or_else(|| obj.remove("inputSchema")) {
-        Some(v @ Value::Object(_)) => Some(v),
-        _ => None,
-    };
-    let siblings = match obj.remove("siblings") {
-        Some(Value::Array(list)) => list
-            .into_iter()
-            .filter_map(|v| match v {
-                Value::String(s) => Some(s),
-                _ => None,
-            })
-            .collect(),
-        _ => Vec::new(),
-    };
-    Ok(ToolInput { server, name, title, description, input_schema, annotations, siblings })
+    let record = RawRecord::deserialize(value).map_err(|e| format!("not a tool record: {e}"))?;
+    record.into_tool()
+}
+
+/// A tool record as read: the fields the classifier uses, the input schema already reduced to
+/// its parameters. Everything else is skipped without being built.
+#[derive(Default)]
+struct RawRecord {
+    /// Not a JSON object at all: the kind found.
+    not_object: Option<&'static str>,
+    name: Option<Value>,
+    title: Option<String>,
+    description: Option<String>,
+    server: Option<String>,
+    annotations: Option<Value>,
+    /// `input_schema`, preferred over `inputSchema` when a record has both.
+    input_schema: Option<Option<Schema>>,
+    input_schema_camel: Option<Option<Schema>>,
+    siblings: Vec<String>,
+}
+
+impl RawRecord {
+    fn not_object(found: &'static str) -> RawRecord {
+        RawRecord { not_object: Some(found), ..RawRecord::default() }
+    }
+
+    fn into_tool(self) -> Result<ToolInput, String> {
+        if let Some(found) = self.not_object {
+            return Err(format!("expected a JSON object, found {found}"));
+        }
+        let name = match self.name {
+            Some(Value::String(s)) if !s.trim().is_empty() => s,
+            Some(Value::String(_)) => return Err("`name` is empty".into()),
+            Some(other) => return Err(format!("`name` must be a string, found {}", kind(&other))),
+            None => return Err("no `name` field".into()),
+        };
+        let name =
+            if name.chars().count() > MAX_NAME_CHARS { name.chars().take(MAX_NAME_CHARS).collect() } else { name };
+        let annotations = self.annotations.as_ref().and_then(parse_annotations);
+        let title = self.title.or_else(|| {
+            self.annotations.as_ref().and_then(|a| a.get("title")).and_then(Value::as_str).map(str::to_string)
+        });
+        Ok(ToolInput {
+            server: self.server,
+            name,
+            title,
+            description: self.description,
+            input_schema: self.input_schema.or(self.input_schema_camel).flatten(),
+            annotations,
+            siblings: self.siblings,
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for RawRecord {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawRecord;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a tool")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawRecord, A::Error> {
+                let mut r = RawRecord::default();
+                while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+                    match key.as_ref() {
+                        "name" => r.name = Some(map.next_value()?),
+                        "title" => r.title = map.next_value::<MaybeString>()?.0,
+                        "description" => r.description = map.next_value::<MaybeString>()?.0,
+                        "server" => r.server = map.next_value::<MaybeString>()?.0,
+                        "annotations" => r.annotations = Some(map.next_value()?),
+                        "input_schema" => r.input_schema = Some(map.next_value_seed(SchemaSeed)?),
+                        "inputSchema" => r.input_schema_camel = Some(map.next_value_seed(SchemaSeed)?),
+                        "siblings" => r.siblings = map.next_value::<Strings>()?.0,
+                        _ => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(r)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RawRecord, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(RawRecord::not_object("an array"))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<RawRecord, E> {
+                Ok(RawRecord::not_object("a boolean"))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<RawRecord, E> {
+                Ok(RawRecord::not_object("a number"))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<RawRecord, E> {
+                Ok(RawRecord::not_object("a number"))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<RawRecord, E> {
+                Ok(RawRecord::not_object("a number"))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<RawRecord, E> {
+                Ok(RawRecord::not_object("a string"))
+            }
+            fn visit_unit<E>(self) -> Result<RawRecord, E> {
+                Ok(RawRecord::not_object("null"))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// Reads MCP `ToolAnnotations`, accepting `"true"`/`"false"` strings from sloppy servers.
@@ -258,8 +329,8 @@ type Value_ = serde_json::value::RawValue;
 /// Parses one record into a tool.
 pub fn parse_item(item: &Item<'_>) -> Result<ToolInput, InputProblem> {
     let problem = |message: String| InputProblem { location: item.location.to_string(), message };
-    let value = serde_json::from_str::<ToolValue>(item.raw).map_err(|e| problem(format!("not a JSON record: {e}")))?;
-    parse_record(value.0).map_err(problem)
+    let record = serde_json::from_str::<RawRecord>(item.raw).map_err(|e| problem(format!("not a JSON record: {e}")))?;
+    record.into_tool().map_err(problem)
 }
 
 /// Reads every tool in `text`, calling `each` with the tool and its location as it goes.
@@ -467,138 +538,338 @@ impl<'de> Deserialize<'de> for NameOnly {
     }
 }
 
-/// A tool as JSON, keeping only what the classifier reads: the tool's own fields
-/// (`name`, `title`, `description`, `annotations`, `server`, `siblings`) and, of the input
-/// schema, the structure (`type`, `properties`, `items`, `enum`, `const`, `anyOf`, `oneOf`,
-/// `allOf`). Parameter descriptions, examples and defaults, most of a big schema's bytes, are
-/// skipped without being built.
-struct ToolValue(Value);
+/// How deep into nested schemas parameters are collected.
+const MAX_SCHEMA_DEPTH: usize = 4;
+/// How many parameters are collected at most, so a hostile schema stays cheap.
+const MAX_PARAMS: usize = 512;
+/// How many `enum`/`const` values are kept per parameter.
+const MAX_VALUES: usize = 64;
+/// How many `anyOf`/`oneOf`/`allOf` branches are walked per schema.
+const MAX_VARIANTS: usize = 16;
 
-impl<'de> Deserialize<'de> for ToolValue {
+/// Reduces a JSON schema (as a `serde_json::Value`) to its parameters, as the reader does while
+/// parsing. `None` when it is not an object.
+pub fn schema_of(value: &Value) -> Option<Schema> {
+    SchemaSeed.deserialize(value).ok().flatten()
+}
+
+/// A top-level input schema: its parameters, nested ones after their parent (see `Schema`).
+struct SchemaSeed;
+
+impl<'de> DeserializeSeed<'de> for SchemaSeed {
+    type Value = Option<Schema>;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Option<Schema>, D::Error> {
+        let mut params = Vec::new();
+        let mut count = 0;
+        let node = NodeSeed { depth: 0, walk_items: false, out: &mut params, count: &mut count }.deserialize(d)?;
+        Ok(node.map(|_| Schema { params }))
+    }
+}
+
+/// One schema object. Its `properties` become parameters at `depth` (when not too deep); a
+/// property's own schema is a node one level deeper, and so are `anyOf`/`oneOf`/`allOf`
+/// branches. The `items` of a property are walked at the property's depth.
+struct NodeSeed<'a> {
+    depth: usize,
+    /// Whether `items` is walked (a property's schema) or only noted.
+    walk_items: bool,
+    out: &'a mut Vec<Param>,
+    count: &'a mut usize,
+}
+
+/// What a schema node says about the parameter it describes.
+#[derive(Default)]
+struct NodeInfo {
+    ty: Option<Cow<'static, str>>,
+    has_properties: bool,
+    has_items: bool,
+    enum_values: Vec<String>,
+    item_values: Vec<String>,
+    constant: Option<String>,
+}
+
+impl NodeInfo {
+    fn type_name(&mut self) -> Cow<'static, str> {
+        match self.ty.take() {
+            Some(t) => t,
+            None if self.has_properties => Cow::Borrowed("object"),
+            None if self.has_items => Cow::Borrowed("array"),
+            None => Cow::Borrowed("any"),
+        }
+    }
+
+    fn values(self) -> Vec<String> {
+        let mut values = self.enum_values;
+        values.extend(self.item_values);
+        values.extend(self.constant);
+        values.truncate(MAX_VALUES);
+        values
+    }
+}
+
+/// A schema's `type`: a name, or the first name of a list that is not `null`.
+fn type_of(value: Value) -> Option<Cow<'static, str>> {
+    fn known(s: &str) -> Cow<'static, str> {
+        match s {
+            "string" => Cow::Borrowed("string"),
+            "number" => Cow::Borrowed("number"),
+            "integer" => Cow::Borrowed("integer"),
+            "boolean" => Cow::Borrowed("boolean"),
+            "object" => Cow::Borrowed("object"),
+            "array" => Cow::Borrowed("array"),
+            "null" => Cow::Borrowed("null"),
+            other => Cow::Owned(other.to_string()),
+        }
+    }
+    match value {
+        Value::String(s) => Some(known(&s)),
+        Value::Array(list) => Some(
+            list.iter().filter_map(Value::as_str).find(|t| *t != "null").map(known).unwrap_or(Cow::Borrowed("any")),
+        ),
+        _ => None,
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for NodeSeed<'_> {
+    /// `None` when the value is not an object (then nothing was collected).
+    type Value = Option<NodeInfo>;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Option<NodeInfo>, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for NodeSeed<'_> {
+    type Value = Option<NodeInfo>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON schema")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<NodeInfo>, A::Error> {
+        let NodeSeed { depth, walk_items, out, count } = self;
+        let shallow = depth <= MAX_SCHEMA_DEPTH;
+        let mut info = NodeInfo::default();
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            match key.as_ref() {
+                "type" => info.ty = type_of(map.next_value()?),
+                "properties" if shallow => {
+                    info.has_properties = map.next_value_seed(PropertiesSeed { depth, out, count })?;
+                }
+                "properties" => info.has_properties = map.next_value::<IsObject>()?.0,
+                "items" => {
+                    info.has_items = true;
+                    if walk_items {
+                        let node = NodeSeed { depth, walk_items: false, out, count };
+                        if let Some(items) = map.next_value_seed(node)? {
+                            info.item_values = items.enum_values;
+                        }
+                    } else {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+                "enum" => info.enum_values = map.next_value::<Strings>()?.0,
+                "const" => info.constant = map.next_value::<MaybeString>()?.0,
+                "anyOf" | "oneOf" | "allOf" if shallow => {
+                    map.next_value_seed(VariantsSeed { depth: depth + 1, out, count })?;
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(Some(info))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Option<NodeInfo>, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
+    scalars_become!(Option<NodeInfo>, None);
+}
+
+/// A schema's `properties`: each becomes a parameter, its schema a node one level deeper.
+/// Answers whether it was an object.
+struct PropertiesSeed<'a> {
+    depth: usize,
+    out: &'a mut Vec<Param>,
+    count: &'a mut usize,
+}
+
+impl<'de> DeserializeSeed<'de> for PropertiesSeed<'_> {
+    type Value = bool;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for PropertiesSeed<'_> {
+    type Value = bool;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("schema properties")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
+        let PropertiesSeed { depth, out, count } = self;
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            if *count >= MAX_PARAMS {
+                map.next_value::<IgnoredAny>()?;
+                continue;
+            }
+            *count += 1;
+            let at = out.len();
+            out.push(Param { name: key.into_owned(), ty: Cow::Borrowed("any"), values: Vec::new() });
+            let node = NodeSeed { depth: depth + 1, walk_items: true, out: &mut *out, count: &mut *count };
+            match map.next_value_seed(node)? {
+                Some(mut info) => {
+                    out[at].ty = info.type_name();
+                    out[at].values = info.values();
+                }
+                // Not a schema object: nothing nested was collected, so it is the last one.
+                None => {
+                    out.truncate(at);
+                }
+            }
+        }
+        Ok(true)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<bool, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(false)
+    }
+    scalars_become!(bool, false);
+}
+
+/// The branches of `anyOf`/`oneOf`/`allOf`: the first few walked as nodes, the rest skipped.
+struct VariantsSeed<'a> {
+    depth: usize,
+    out: &'a mut Vec<Param>,
+    count: &'a mut usize,
+}
+
+impl<'de> DeserializeSeed<'de> for VariantsSeed<'_> {
+    type Value = ();
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for VariantsSeed<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a list of schemas")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let VariantsSeed { depth, out, count } = self;
+        let mut walked = 0;
+        loop {
+            if walked < MAX_VARIANTS {
+                let node = NodeSeed { depth, walk_items: false, out: &mut *out, count: &mut *count };
+                if seq.next_element_seed(node)?.is_none() {
+                    return Ok(());
+                }
+                walked += 1;
+            } else if seq.next_element::<IgnoredAny>()?.is_none() {
+                return Ok(());
+            }
+        }
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(())
+    }
+    scalars_become!((), ());
+}
+
+/// Whether a value is an object, skipped without being built.
+struct IsObject(bool);
+
+impl<'de> Deserialize<'de> for IsObject {
     fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
         impl<'de> Visitor<'de> for V {
-            type Value = ToolValue;
+            type Value = IsObject;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a tool")
+                f.write_str("any value")
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ToolValue, A::Error> {
-                let mut out = serde_json::Map::new();
-                while let Some(key) = map.next_key::<String>()? {
-                    match key.as_str() {
-                        "name" | "title" | "description" | "annotations" | "server" | "siblings" => {
-                            let v = map.next_value::<Value>()?;
-                            out.insert(key, v);
-                        }
-                        "inputSchema" | "input_schema" => {
-                            let v = map.next_value::<SchemaValue>()?;
-                            out.insert(key, v.0);
-                        }
-                        _ => {
-                            map.next_value::<IgnoredAny>()?;
-                        }
-                    }
-                }
-                Ok(ToolValue(Value::Object(out)))
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<IsObject, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(IsObject(true))
             }
-            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<ToolValue, A::Error> {
-                Value::deserialize(de::value::SeqAccessDeserializer::new(seq)).map(ToolValue)
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<IsObject, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(IsObject(false))
             }
-            fn visit_bool<E>(self, v: bool) -> Result<ToolValue, E> {
-                Ok(ToolValue(Value::Bool(v)))
+            scalars_become!(IsObject, IsObject(false));
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A string, or `None` for any other value (skipped without being built).
+struct MaybeString(Option<String>);
+
+impl<'de> Deserialize<'de> for MaybeString {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = MaybeString;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
             }
-            fn visit_i64<E>(self, v: i64) -> Result<ToolValue, E> {
-                Ok(ToolValue(Value::from(v)))
+            fn visit_str<E>(self, v: &str) -> Result<MaybeString, E> {
+                Ok(MaybeString(Some(v.to_string())))
             }
-            fn visit_u64<E>(self, v: u64) -> Result<ToolValue, E> {
-                Ok(ToolValue(Value::from(v)))
+            fn visit_string<E>(self, v: String) -> Result<MaybeString, E> {
+                Ok(MaybeString(Some(v)))
             }
-            fn visit_f64<E>(self, v: f64) -> Result<ToolValue, E> {
-                Ok(ToolValue(Value::from(v)))
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<MaybeString, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(MaybeString(None))
             }
-            fn visit_str<E>(self, v: &str) -> Result<ToolValue, E> {
-                Ok(ToolValue(Value::from(v)))
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<MaybeString, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(MaybeString(None))
             }
-            fn visit_unit<E>(self) -> Result<ToolValue, E> {
-                Ok(ToolValue(Value::Null))
+            fn visit_bool<E>(self, _: bool) -> Result<MaybeString, E> {
+                Ok(MaybeString(None))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<MaybeString, E> {
+                Ok(MaybeString(None))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<MaybeString, E> {
+                Ok(MaybeString(None))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<MaybeString, E> {
+                Ok(MaybeString(None))
+            }
+            fn visit_unit<E>(self) -> Result<MaybeString, E> {
+                Ok(MaybeString(None))
             }
         }
         d.deserialize_any(V)
     }
 }
 
-/// A JSON schema pruned to its structure (see `ToolValue`).
-struct SchemaValue(Value);
+/// The strings of a list (other elements skipped); empty for
+/// anything but a list.
+struct Strings(Vec<String>);
 
-impl<'de> Deserialize<'de> for SchemaValue {
+impl<'de> Deserialize<'de> for Strings {
     fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
         impl<'de> Visitor<'de> for V {
-            type Value = SchemaValue;
+            type Value = Strings;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a JSON schema")
+                f.write_str("a list of strings")
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<SchemaValue, A::Error> {
-                let mut out = serde_json::Map::new();
-                while let Some(key) = map.next_key::<String>()? {
-                    match key.as_str() {
-                        "type" | "enum" | "const" => {
-                            let v = map.next_value::<Value>()?;
-                            out.insert(key, v);
-                        }
-                        "items" => {
-                            let v = map.next_value::<SchemaValue>()?;
-                            out.insert(key, v.0);
-                        }
-                        "properties" => {
-                            let v = map.next_value::<Properties>()?;
-                            out.insert(key, v.0);
-                        }
-                        "anyOf" | "oneOf" | "allOf" => {
-                            let v = map.next_value::<Vec<SchemaValue>>()?;
-                            out.insert(key, Value::Array(v.into_iter().map(|s| s.0).collect()));
-                        }
-                        _ => {
-                            map.next_value::<IgnoredAny>()?;
-                        }
-                    }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Strings, A::Error> {
+                let mut out = Vec::new();
+                while let Some(s) = seq.next_element::<MaybeString>()? {
+                    out.extend(s.0);
                 }
-                Ok(SchemaValue(Value::Object(out)))
+                Ok(Strings(out))
             }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<SchemaValue, A::Error> {
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(SchemaValue(Value::Null))
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Strings, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Strings(Vec::new()))
             }
-            scalars_become!(SchemaValue, SchemaValue(Value::Null));
-        }
-        d.deserialize_any(V)
-    }
-}
-
-/// A schema's `properties`: every name kept, each value pruned.
-struct Properties(Value);
-
-impl<'de> Deserialize<'de> for Properties {
-    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Properties;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("schema properties")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Properties, A::Error> {
-                let mut out = serde_json::Map::new();
-                while let Some(key) = map.next_key::<String>()? {
-                    let v = map.next_value::<SchemaValue>()?;
-                    out.insert(key, v.0);
-                }
-                Ok(Properties(Value::Object(out)))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Properties, A::Error> {
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(Properties(Value::Null))
-            }
-            scalars_become!(Properties, Properties(Value::Null));
+            scalars_become!(Strings, Strings(Vec::new()));
         }
         d.deserialize_any(V)
     }
@@ -658,15 +929,41 @@ mod tests {
     }
 
     #[test]
-    fn schemas_are_pruned_to_their_structure() {
-        let text = r#"{"tools":[{"name":"a","outputSchema":{"x":1},"inputSchema":{"type":"object","description":"long","properties":{"ids":{"type":"array","description":"d","items":{"type":"string","enum":["x"]}},"mode":{"anyOf":[{"const":"fast","title":"t"}]}}}}]}"#;
+    fn schemas_are_reduced_to_their_parameters() {
+        let text = r#"{"tools":[{"name":"a","outputSchema":{"x":1},"inputSchema":{"type":"object","description":"long","properties":{"ids":{"type":"array","description":"d","items":{"type":"string","enum":["x"]}},"mode":{"anyOf":[{"const":"fast","title":"t"}]},"opts":{"properties":{"force":{"type":["null","boolean"]}}},"bad":3}}}]}"#;
         let mut got = Vec::new();
         read_tools(text, |_| {}, |t, _| got.push(t));
         let schema = got[0].input_schema.clone().unwrap();
+        let params: Vec<_> = schema.params.iter().map(|p| (p.name.as_str(), &*p.ty, p.values.join(","))).collect();
         assert_eq!(
-            schema,
-            serde_json::json!({"type":"object","properties":{"ids":{"type":"array","items":{"type":"string","enum":["x"]}},"mode":{"anyOf":[{"const":"fast"}]}}})
+            params,
+            [
+                ("ids", "array", "x".to_string()),
+                ("mode", "any", String::new()),
+                ("opts", "object", String::new()),
+                ("force", "boolean", String::new()),
+            ]
         );
+    }
+
+    #[test]
+    fn hostile_schemas_stay_bounded() {
+        // Deeper than the walk goes, wider than the parameter cap, branches past the cap.
+        let mut deep = serde_json::json!({"type": "string"});
+        for i in 0..40 {
+            deep = serde_json::json!({"type": "object", "properties": {format!("p{i}"): deep}});
+        }
+        let wide: serde_json::Map<String, Value> =
+            (0..2000).map(|i| (format!("w{i}"), serde_json::json!({"type": "string"}))).collect();
+        let branches: Vec<Value> =
+            (0..100).map(|i| serde_json::json!({"properties": {format!("b{i}"): {"type": "string"}}})).collect();
+        let deep = schema_of(&deep).unwrap();
+        assert_eq!(deep.params.len(), MAX_SCHEMA_DEPTH + 1);
+        let wide = schema_of(&serde_json::json!({"properties": wide})).unwrap();
+        assert_eq!(wide.params.len(), MAX_PARAMS);
+        let branches = schema_of(&serde_json::json!({"anyOf": branches})).unwrap();
+        assert_eq!(branches.params.len(), MAX_VARIANTS);
+        assert!(schema_of(&serde_json::json!([1, 2])).is_none());
     }
 
     #[test]

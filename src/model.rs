@@ -18,12 +18,31 @@ pub struct ToolInput {
     pub title: Option<String>,
     /// The description; `None` and `""` are both "empty".
     pub description: Option<String>,
-    /// The `inputSchema`, kept as JSON.
-    pub input_schema: Option<serde_json::Value>,
+    /// The `inputSchema`, reduced to the parameters the classifier reads.
+    pub input_schema: Option<Schema>,
     /// The hints the server declared. Evidence, never truth.
     pub annotations: Option<Annotations>,
     /// Names of the other tools on the same server.
     pub siblings: Vec<String>,
+}
+
+/// A tool's input schema as the classifier reads it: its parameters in document order, nested
+/// ones right after their parent, each with its type and its string `enum`/`const` values. The
+/// reader (`input`) builds it while parsing, so no JSON tree of the schema is ever built.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Schema {
+    pub params: Vec<Param>,
+}
+
+/// One parameter of an input schema.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Param {
+    /// The property name exactly as the schema spells it.
+    pub name: String,
+    /// `string`, `number`, `object`, ...; `any` when the schema does not say.
+    pub ty: std::borrow::Cow<'static, str>,
+    /// Its string `enum` values, then those of its `items`, then its `const`.
+    pub values: Vec<String>,
 }
 
 /// The MCP `ToolAnnotations` a server declared, tolerant of missing fields.

@@ -5,8 +5,6 @@
 
 use std::collections::HashSet;
 
-use serde_json::Value;
-
 use crate::model::ToolInput;
 
 /// Splits a tool or server name into lowercase words, whatever its shape: `snake_case`,
@@ -152,11 +150,6 @@ pub struct Features<'t> {
     pub server: String,
 }
 
-/// How deep into nested schemas property names are collected.
-const MAX_SCHEMA_DEPTH: usize = 4;
-/// How many properties are collected at most, so a hostile schema stays cheap.
-const MAX_PARAMS: usize = 512;
-
 impl<'t> Features<'t> {
     pub fn new(tool: &'t ToolInput, lex: &Lexicon) -> Features<'t> {
         let mut name = String::with_capacity(tool.name.len() + 4);
@@ -165,9 +158,19 @@ impl<'t> Features<'t> {
         let verbs = find_verbs(&words, lex);
         let mut params = String::new();
         let mut enums = String::new();
-        if let Some(schema) = &tool.input_schema {
-            let mut count = 0;
-            collect_params(schema, 0, &mut count, &mut params, &mut enums);
+        for param in tool.input_schema.iter().flat_map(|s| &s.params) {
+            let line_start = params.len();
+            push_words(&mut params, &param.name, '_');
+            let name_end = params.len();
+            params.push(':');
+            params.push_str(&param.ty);
+            params.push('\n');
+            for value in &param.values {
+                enums.push_str(&params[line_start..name_end]);
+                enums.push('=');
+                push_words(&mut enums, value, '_');
+                enums.push('\n');
+            }
         }
         Features {
             name,
@@ -186,95 +189,6 @@ impl<'t> Features<'t> {
                     out
                 })
                 .unwrap_or_default(),
-        }
-    }
-}
-
-fn collect_params(schema: &Value, depth: usize, count: &mut usize, params: &mut String, enums: &mut String) {
-    if let Some(obj) = schema.as_object() {
-        collect_parts(&SchemaParts::of(obj), depth, count, params, enums);
-    }
-}
-
-/// Collects the properties of a schema whose parts are already found, so each object's keys
-/// are walked once.
-fn collect_parts(parts: &SchemaParts<'_>, depth: usize, count: &mut usize, params: &mut String, enums: &mut String) {
-    if depth > MAX_SCHEMA_DEPTH {
-        return;
-    }
-    if let Some(props) = parts.properties {
-        for (key, prop) in props {
-            if *count >= MAX_PARAMS {
-                return;
-            }
-            *count += 1;
-            let Some(prop_obj) = prop.as_object() else { continue };
-            let p = SchemaParts::of(prop_obj);
-            let line_start = params.len();
-            push_words(params, key, '_');
-            let name_end = params.len();
-            params.push(':');
-            params.push_str(p.type_name());
-            params.push('\n');
-            let item_enum = p.items.and_then(|i| i.get("enum")).and_then(Value::as_array);
-            let values =
-                p.enum_values.into_iter().chain(item_enum).flatten().filter_map(Value::as_str).chain(p.constant);
-            for value in values.take(64) {
-                enums.push_str(&params[line_start..name_end]);
-                enums.push('=');
-                push_words(enums, value, '_');
-                enums.push('\n');
-            }
-            collect_parts(&p, depth + 1, count, params, enums);
-            if let Some(items) = p.items {
-                collect_params(items, depth + 1, count, params, enums);
-            }
-        }
-    }
-    for list in parts.variants.into_iter().flatten() {
-        for sub in list.iter().take(16) {
-            collect_params(sub, depth + 1, count, params, enums);
-        }
-    }
-}
-
-/// The parts of a schema object the classifier reads, found in one pass over its keys.
-#[derive(Default)]
-struct SchemaParts<'a> {
-    ty: Option<&'a Value>,
-    properties: Option<&'a serde_json::Map<String, Value>>,
-    items: Option<&'a Value>,
-    enum_values: Option<&'a Vec<Value>>,
-    constant: Option<&'a str>,
-    variants: [Option<&'a Vec<Value>>; 3],
-}
-
-impl<'a> SchemaParts<'a> {
-    fn of(obj: &'a serde_json::Map<String, Value>) -> SchemaParts<'a> {
-        let mut p = SchemaParts::default();
-        for (k, v) in obj {
-            match k.as_str() {
-                "type" => p.ty = Some(v),
-                "properties" => p.properties = v.as_object(),
-                "items" => p.items = Some(v),
-                "enum" => p.enum_values = v.as_array(),
-                "const" => p.constant = v.as_str(),
-                "anyOf" => p.variants[0] = v.as_array(),
-                "oneOf" => p.variants[1] = v.as_array(),
-                "allOf" => p.variants[2] = v.as_array(),
-                _ => {}
-            }
-        }
-        p
-    }
-
-    fn type_name(&self) -> &'a str {
-        match self.ty {
-            Some(Value::String(s)) => s,
-            Some(Value::Array(list)) => list.iter().filter_map(Value::as_str).find(|t| *t != "null").unwrap_or("any"),
-            _ if self.properties.is_some() => "object",
-            _ if self.items.is_some() => "array",
-            _ => "any",
         }
     }
 }
@@ -380,7 +294,7 @@ mod tests {
     fn schema_params_and_enums_are_collected() {
         let tool = ToolInput {
             name: "x".into(),
-            input_schema: Some(serde_json::json!({
+            input_schema: crate::input::schema_of(&serde_json::json!({
                 "type": "object",
                 "properties": {
                     "userIds": {"type": "array", "items": {"type": "string"}},

@@ -839,7 +839,7 @@ fn compile_examples(raw: RawExamples, ctx: &mut Ctx) -> (Vec<Example>, Vec<Examp
                             Some(n) => t.description.map(|d| d.repeat(n.min(1 << 20))),
                             None => t.description,
                         },
-                        input_schema: t.input_schema,
+                        input_schema: t.input_schema.as_ref().and_then(crate::input::schema_of),
                         annotations: (!ann.is_empty()).then_some(ann),
                         siblings: t.siblings,
                     })

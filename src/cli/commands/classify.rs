@@ -22,7 +22,12 @@ pub(super) fn run(args: ClassifyArgs, io: &mut Io<'_>) -> Result<Status> {
     let Some(path) = &args.input else {
         let rules = load_rules(args.rules.rules.as_deref())?;
         let schema = match &args.schema {
-            Some(s) => Some(serde_json::from_str(s).context("--schema is not valid JSON")?),
+            Some(s) => {
+                let value: serde_json::Value = serde_json::from_str(s).context("--schema is not valid JSON")?;
+                let schema = input::schema_of(&value);
+                anyhow::ensure!(schema.is_some(), "--schema must be a JSON object (an input schema)");
+                schema
+            }
             None => None,
         };
         let tool = ToolInput {
