@@ -9,6 +9,8 @@ use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fmt;
 
+mod scan;
+
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::Value;
@@ -275,23 +277,22 @@ pub fn split(text: &str) -> Split<'_> {
         out.problems.push(InputProblem { location: "file".into(), message: "the input is empty".into() });
         return out;
     }
-    fn push<'a>(raw: &'a Value_, index: usize) -> Item<'a> {
-        Item { raw: raw.get(), location: Location::Element(index) }
+    fn items<'a>(scan: &scan::Scan<'a>) -> Vec<Item<'a>> {
+        let elements = scan.elements.iter().enumerate();
+        elements.map(|(i, raw)| Item { raw, location: Location::Element(i) }).collect()
     }
     match trimmed.as_bytes()[0] {
         b'[' => {
             out.format = Some(InputFormat::Array);
-            let mut items = Vec::new();
-            let pass = stream::<&Value_>(trimmed, false, &mut |raw, i| items.push(push(raw, i)));
-            out.items = items;
+            let pass = scan::scan(trimmed, false);
+            out.items = items(&pass);
             report_break(&mut out.problems, pass);
         }
         b'{' => {
-            let mut items = Vec::new();
-            let pass = stream::<&Value_>(trimmed, true, &mut |raw, i| items.push(push(raw, i)));
+            let pass = scan::scan(trimmed, true);
             if pass.found_tools {
                 out.format = Some(InputFormat::ToolsList);
-                out.items = items;
+                out.items = items(&pass);
                 report_break(&mut out.problems, pass);
             } else {
                 match serde_json::from_str::<&Value_>(trimmed) {
@@ -373,11 +374,11 @@ pub fn dedup(mut names: Vec<String>) -> Vec<String> {
 }
 
 /// A document that breaks part-way keeps the tools before the break, and says where it broke.
-fn report_break(problems: &mut Vec<InputProblem>, pass: Pass) {
+fn report_break(problems: &mut Vec<InputProblem>, pass: scan::Scan<'_>) {
     if let Some(e) = pass.error {
         problems.push(InputProblem {
             location: "file".into(),
-            message: format!("invalid JSON, stopped reading after {} tool(s): {e}", pass.elements),
+            message: format!("invalid JSON, stopped reading after {} tool(s): {e}", pass.elements.len()),
         });
     }
 }
@@ -418,90 +419,6 @@ macro_rules! scalars_become {
             Ok($value)
         }
     };
-}
-
-/// How a streaming pass over an array went.
-struct Pass {
-    /// A `tools` array was found (wrapped documents only).
-    found_tools: bool,
-    elements: usize,
-    error: Option<serde_json::Error>,
-}
-
-/// Streams the elements of a top-level array, or of `tools` (or `result.tools`) when `wrapped`,
-/// one at a time, so a huge list never sits in memory as one tree.
-fn stream<'a, T: Deserialize<'a>>(text: &'a str, wrapped: bool, f: &mut dyn FnMut(T, usize)) -> Pass {
-    let mut de = serde_json::Deserializer::from_str(text);
-    let mut sink = Sink { f, index: 0, found_tools: false };
-    let outcome = if wrapped {
-        de::Deserializer::deserialize_map(&mut de, Wrapped { sink: &mut sink })
-    } else {
-        de::Deserializer::deserialize_seq(&mut de, Elements { sink: &mut sink })
-    };
-    Pass { found_tools: sink.found_tools, elements: sink.index, error: outcome.err() }
-}
-
-struct Sink<'f, T> {
-    f: &'f mut dyn FnMut(T, usize),
-    index: usize,
-    found_tools: bool,
-}
-
-struct Elements<'s, 'f, T> {
-    sink: &'s mut Sink<'f, T>,
-}
-
-impl<'de, T: Deserialize<'de>> Visitor<'de> for Elements<'_, '_, T> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an array of tools")
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while let Some(value) = seq.next_element::<T>()? {
-            let index = self.sink.index;
-            self.sink.index += 1;
-            (self.sink.f)(value, index);
-        }
-        Ok(())
-    }
-}
-
-impl<'de, T: Deserialize<'de>> DeserializeSeed<'de> for Elements<'_, '_, T> {
-    type Value = ();
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        self.sink.found_tools = true;
-        d.deserialize_seq(self)
-    }
-}
-
-struct Wrapped<'s, 'f, T> {
-    sink: &'s mut Sink<'f, T>,
-}
-
-impl<'de, T: Deserialize<'de>> Visitor<'de> for Wrapped<'_, '_, T> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a tools/list result")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-            match key.as_ref() {
-                "tools" if !self.sink.found_tools => map.next_value_seed(Elements { sink: &mut *self.sink })?,
-                "result" if !self.sink.found_tools => map.next_value_seed(Wrapped { sink: &mut *self.sink })?,
-                _ => {
-                    map.next_value::<IgnoredAny>()?;
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
-impl<'de, T: Deserialize<'de>> DeserializeSeed<'de> for Wrapped<'_, '_, T> {
-    type Value = ();
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_any(self)
-    }
 }
 
 /// A tool's name, if it has a string one; anything else in the element is skipped unbuilt.
