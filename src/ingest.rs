@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use crate::classify::{Contexts, RuleSet};
 use crate::input::{self, InputProblem};
+use crate::model::ToolInput;
 use crate::report::ToolVerdict;
 use crate::store::{Changes, Db, IndexError, SearchIndex, ServerRecord, ToolRecord};
 
@@ -87,7 +88,7 @@ pub fn import(
         let fallback = server.map(str::to_string).unwrap_or_else(|| file_server_name(file));
         let split = input::split(&text);
         // server → its tools (raw text, parsed tool), in input order.
-        let mut groups: BTreeMap<String, Vec<(&str, crate::model::ToolInput)>> = BTreeMap::new();
+        let mut groups: BTreeMap<String, Vec<(&str, ToolInput)>> = BTreeMap::new();
         for item in &split.items {
             match input::parse_item(item) {
                 Ok(tool) => {
@@ -100,45 +101,16 @@ pub fn import(
         }
         report.problems.extend(split.problems.into_iter().map(|p| (location.clone(), p)));
         for (server_name, tools) in groups {
-            let names: Vec<&str> = tools.iter().map(|(_, t)| t.name.as_str()).collect();
-            let ctx = rules.sibling_context(&names);
-            let mut contexts = Contexts::new(Some(&ctx));
-            let verdicts: Vec<_> = tools.iter().map(|(_, t)| contexts.classify(rules, t)).collect();
-            let jsons: Vec<String> = tools
-                .iter()
-                .zip(&verdicts)
-                .map(|((_, t), v)| serde_json::to_string(&ToolVerdict::new(t, v, None, false)).unwrap_or_default())
-                .collect();
-            let records: Vec<ToolRecord<'_>> = tools
-                .iter()
-                .zip(&verdicts)
-                .zip(&jsons)
-                .map(|(((raw, t), v), j)| ToolRecord {
-                    name: &t.name,
-                    raw_json: raw,
-                    verdict: v,
-                    annotated: t.annotations.is_some(),
-                    verdict_json: j,
-                })
-                .collect();
-            let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-            for n in &names {
-                *counts.entry(n).or_default() += 1;
-            }
-            let duplicates = counts.into_iter().filter(|(_, c)| *c > 1).map(|(n, _)| n.to_string()).collect();
             let record = ServerRecord {
                 identity: &server_name,
                 name: &server_name,
                 source_kind: "import",
                 source_location: &location,
+                version: None,
+                listing: None,
             };
-            match db.store_server(run, &record, &records, now) {
-                Ok(changes) => report.servers.push(ServerOutcome {
-                    server: server_name.clone(),
-                    tools: records.len(),
-                    changes,
-                    duplicates,
-                }),
+            match store_tools(db, rules, run, &record, &tools, now) {
+                Ok(outcome) => report.servers.push(outcome),
                 Err(e) => report.failed.push((server_name.clone(), e.to_string())),
             }
         }
@@ -150,6 +122,46 @@ pub fn import(
         report.index_error = Some(error_chain(&e));
     }
     Ok(report)
+}
+
+/// Classifies one server's tools, each with the others as its siblings, and stores the listing
+/// in one transaction. `tools` holds each tool's raw definition beside its parsed form.
+pub fn store_tools(
+    db: &mut Db,
+    rules: &RuleSet,
+    run: i64,
+    record: &ServerRecord<'_>,
+    tools: &[(&str, ToolInput)],
+    now: i64,
+) -> rusqlite::Result<ServerOutcome> {
+    let names: Vec<&str> = tools.iter().map(|(_, t)| t.name.as_str()).collect();
+    let ctx = rules.sibling_context(&names);
+    let mut contexts = Contexts::new(Some(&ctx));
+    let verdicts: Vec<_> = tools.iter().map(|(_, t)| contexts.classify(rules, t)).collect();
+    let jsons: Vec<String> = tools
+        .iter()
+        .zip(&verdicts)
+        .map(|((_, t), v)| serde_json::to_string(&ToolVerdict::new(t, v, None, false)).unwrap_or_default())
+        .collect();
+    let records: Vec<ToolRecord<'_>> = tools
+        .iter()
+        .zip(&verdicts)
+        .zip(&jsons)
+        .map(|(((raw, t), v), j)| ToolRecord {
+            name: &t.name,
+            raw_json: raw,
+            verdict: v,
+            annotated: t.annotations.is_some(),
+            verdict_json: j,
+        })
+        .collect();
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for n in &names {
+        *counts.entry(n).or_default() += 1;
+    }
+    let duplicates = counts.into_iter().filter(|(_, c)| *c > 1).map(|(n, _)| n.to_string()).collect();
+    let changes = db.store_server(run, record, &records, now)?;
+    Ok(ServerOutcome { server: record.name.to_string(), tools: records.len(), changes, duplicates })
 }
 
 /// Re-runs the current rules over every stored tool, from its raw definition, and refreshes the

@@ -19,6 +19,28 @@ pub struct ServerRecord<'a> {
     pub name: &'a str,
     pub source_kind: &'a str,
     pub source_location: &'a str,
+    /// The version listed (a package's), kept as it was when `None`.
+    pub version: Option<&'a str>,
+    /// What a crawl's listing said beside the tools; `None` for imports.
+    pub listing: Option<&'a ListingRecord<'a>>,
+}
+
+/// What a server's listing said beside its tools (see migration 4).
+#[derive(Debug, Clone)]
+pub struct ListingRecord<'a> {
+    pub transport: &'a str,
+    pub protocol_version: Option<&'a str>,
+    /// JSON texts, as the server sent them.
+    pub server_info: Option<&'a str>,
+    pub instructions: Option<&'a str>,
+    pub capabilities: Option<&'a str>,
+    /// JSON arrays of raw definitions.
+    pub prompts: &'a str,
+    pub resources: &'a str,
+    pub resource_templates: &'a str,
+    /// Problems with the listing (malformed tools, truncation); non-empty makes the outcome
+    /// `partial`.
+    pub problems: &'a [String],
 }
 
 /// One tool of a listing, with its verdict.
@@ -82,9 +104,9 @@ impl Db {
     ) -> rusqlite::Result<Changes> {
         let tx = self.conn.transaction()?;
         tx.execute(
-            "INSERT INTO servers (identity, name, first_seen, last_seen) VALUES (?1, ?2, ?3, ?3)
-             ON CONFLICT (identity) DO UPDATE SET last_seen = ?3, name = ?2",
-            params![server.identity, server.name, now],
+            "INSERT INTO servers (identity, name, first_seen, last_seen, version) VALUES (?1, ?2, ?3, ?3, ?4)
+             ON CONFLICT (identity) DO UPDATE SET last_seen = ?3, name = ?2, version = coalesce(?4, version)",
+            params![server.identity, server.name, now, server.version],
         )?;
         let server_id: i64 =
             tx.query_row("SELECT id FROM servers WHERE identity = ?1", [server.identity], |r| r.get(0))?;
@@ -175,10 +197,38 @@ impl Db {
                 changes.removed += 1;
             }
         }
+        let mut outcome = "ok";
+        let mut detail = None;
+        if let Some(l) = server.listing {
+            let problems = serde_json::to_string(l.problems).unwrap_or_else(|_| "[]".into());
+            tx.execute(
+                "INSERT OR REPLACE INTO listings (server_id, listed_at, transport, protocol_version, server_info,
+                     instructions, capabilities, prompts, resources, resource_templates, problems)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                params![
+                    server_id,
+                    now,
+                    l.transport,
+                    l.protocol_version,
+                    l.server_info,
+                    l.instructions,
+                    l.capabilities,
+                    l.prompts,
+                    l.resources,
+                    l.resource_templates,
+                    problems
+                ],
+            )?;
+            if !l.problems.is_empty() {
+                outcome = "partial";
+                detail = Some(serde_json::json!({ "problems": l.problems }).to_string());
+            }
+        }
         tx.execute(
-            "INSERT INTO run_servers (run_id, server_id, outcome, added, changed, removed) VALUES (?1, ?2, 'ok', ?3, ?4, ?5)
+            "INSERT INTO run_servers (run_id, server_id, outcome, added, changed, removed, detail)
+             VALUES (?1, ?2, ?6, ?3, ?4, ?5, ?7)
              ON CONFLICT (run_id, server_id) DO UPDATE SET added = added + ?3, changed = changed + ?4, removed = removed + ?5",
-            params![run, server_id, changes.added, changes.changed, changes.removed],
+            params![run, server_id, changes.added, changes.changed, changes.removed, outcome, detail],
         )?;
         tx.execute("UPDATE meta SET value = value + 1 WHERE key = 'generation'", [])?;
         tx.commit()?;

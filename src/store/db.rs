@@ -94,6 +94,30 @@ const MIGRATIONS: &[&str] = &[
         SELECT json_type(d.raw_json, '$.annotations') = 'object' FROM tool_versions d
         WHERE d.tool_id = tools.id AND d.def_hash = tools.def_hash), 0);
     "#,
+    // 4: crawls. The version a server was last listed at, what its listing said beside its
+    // tools, why a server could not be listed, and where each registry's last sync stopped.
+    r#"
+    ALTER TABLE servers ADD COLUMN version TEXT;
+    ALTER TABLE run_servers ADD COLUMN detail TEXT;   -- JSON: WWW-Authenticate, stderr tail, reason
+    CREATE TABLE listings (
+        server_id          INTEGER PRIMARY KEY REFERENCES servers(id),
+        listed_at          INTEGER NOT NULL,
+        transport          TEXT NOT NULL,             -- stdio, streamable-http, sse
+        protocol_version   TEXT,
+        server_info        TEXT,                      -- JSON, as the server sent it
+        instructions       TEXT,
+        capabilities       TEXT,                      -- JSON
+        prompts            TEXT NOT NULL,             -- JSON array of raw definitions
+        resources          TEXT NOT NULL,
+        resource_templates TEXT NOT NULL,
+        problems           TEXT NOT NULL              -- JSON array of strings
+    );
+    CREATE TABLE sync_state (
+        source         TEXT PRIMARY KEY,              -- the registry's base URL
+        updated_since  TEXT NOT NULL,                 -- the newest updatedAt seen
+        synced_at      INTEGER NOT NULL
+    );
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -4,11 +4,14 @@
 //! Invariant: only this module knows SQL and tantivy.
 
 mod catalog;
+mod crawl;
 pub mod db;
 pub mod index;
 
 pub use catalog::{
-    definition_hash, Changes, RunRow, ServerRecord, ServerTools, ServerView, Stats, ToolRecord, ToolRow, ToolView,
+    definition_hash, Changes, ListingRecord, RunRow, ServerRecord, ServerTools, ServerView, Stats, ToolRecord, ToolRow,
+    ToolView,
 };
+pub use crawl::Unlisted;
 pub use db::{default_path, Db, OpenError};
 pub use index::{index_dir, Hit, IndexError, IndexRow, SearchIndex, SearchQuery};
