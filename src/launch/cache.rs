@@ -105,6 +105,22 @@ impl PackageCache {
             .or_else(|| var("HOME").map(|h| h.join(".cache").join("catalog")))
     }
 
+    /// The registry's latest version of a package (npm: the `latest` tag; PyPI: what `pip
+    /// install` would pick, wheels only unless `limits` allow source builds).
+    pub async fn resolve_version(
+        &self,
+        ecosystem: Ecosystem,
+        name: &str,
+        limits: &InstallLimits,
+    ) -> Result<String, LaunchError> {
+        let invalid = |reason: String| LaunchError::InvalidPackage { name: name.to_string(), reason };
+        match ecosystem {
+            Ecosystem::Npm => check_npm_name(name).map_err(invalid)?,
+            Ecosystem::Pypi => check_pypi_name(name).map_err(invalid)?,
+        }
+        Installer::new(self, ecosystem)?.resolve_checked(name, limits).await
+    }
+
     /// Installs `pkg` (or finds it in the cache) and returns its entry point.
     pub async fn install(&self, pkg: &PackageSpec, limits: &InstallLimits) -> Result<Installed, LaunchError> {
         let invalid = |reason: String| LaunchError::InvalidPackage { name: pkg.name.clone(), reason };
@@ -118,11 +134,7 @@ impl PackageCache {
         let installer = Installer::new(self, pkg.ecosystem)?;
         let version = match &pkg.version {
             Some(v) => v.clone(),
-            None => {
-                let v = installer.resolve(&pkg.name, limits).await?;
-                check_version(&v).map_err(|reason| LaunchError::Resolve { name: pkg.name.clone(), reason })?;
-                v
-            }
+            None => installer.resolve_checked(&pkg.name, limits).await?,
         };
         let (sub, key) = match pkg.ecosystem {
             Ecosystem::Npm => ("npm", format!("{}@{version}", pkg.name)),
@@ -136,6 +148,7 @@ impl PackageCache {
         }
 
         std::fs::create_dir_all(&parent).map_err(LaunchError::io(&parent))?;
+        remove_stale_installs(&parent);
         let tmp = parent.join(format!(".tmp-{}-{}", safe_name(&key), unique()));
         std::fs::create_dir(&tmp).map_err(LaunchError::io(&tmp))?;
         let result = async {
@@ -171,6 +184,18 @@ fn publish(tmp: &Path, dir: &Path) -> Result<(), LaunchError> {
         }
     }
     std::fs::rename(tmp, dir).map_err(LaunchError::io(dir))
+}
+
+/// Removes installs in progress older than a day: left by a killed process.
+fn remove_stale_installs(parent: &Path) {
+    const STALE: Duration = Duration::from_secs(24 * 60 * 60);
+    let Ok(entries) = std::fs::read_dir(parent) else { return };
+    for entry in entries.flatten() {
+        let old = entry.metadata().and_then(|m| m.modified()).is_ok_and(|t| t.elapsed().is_ok_and(|age| age > STALE));
+        if old && entry.file_name().to_string_lossy().starts_with(".tmp-") {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 fn unique() -> String {
@@ -235,6 +260,12 @@ impl Installer {
         let mut cmd = tokio::process::Command::new(program);
         cmd.args(args).env_clear().envs(env.iter().map(|(k, v)| (k, v))).current_dir(cwd);
         cmd
+    }
+
+    async fn resolve_checked(&self, name: &str, limits: &InstallLimits) -> Result<String, LaunchError> {
+        let v = self.resolve(name, limits).await?;
+        check_version(&v).map_err(|reason| LaunchError::Resolve { name: name.to_string(), reason })?;
+        Ok(v)
     }
 
     /// The registry's latest version of `name`.

@@ -84,7 +84,7 @@ pub enum LaunchError {
     Spawn { program: String, source: std::io::Error },
     #[error("cannot resolve the latest version of {name}: {reason}; pin a version or check the registry is reachable")]
     Resolve { name: String, reason: String },
-    #[error("{step} failed ({status}); output ends with:\n{output_tail}")]
+    #[error("{step} failed ({status}); check that the package and version exist and the registry is reachable; output ends with:\n{output_tail}")]
     InstallFailed { step: String, status: String, output_tail: String },
     #[error("{step} timed out after {seconds} s; raise the install timeout or check the network; output ends with:\n{output_tail}")]
     InstallTimeout { step: String, seconds: u64, output_tail: String },

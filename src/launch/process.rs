@@ -100,3 +100,30 @@ pub(crate) fn which(name: &str) -> Option<std::path::PathBuf> {
         .map(|dir| dir.join(name))
         .find(|p| p.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_slow_step_is_killed_with_its_group_and_keeps_its_output() {
+        let mut cmd = tokio::process::Command::new("sh");
+        cmd.args(["-c", "echo started; sleep 30 & sleep 30"]);
+        let start = std::time::Instant::now();
+        let err = run(cmd, "slow step", Duration::from_millis(500), 1024).await.err().unwrap();
+        assert!(start.elapsed() < Duration::from_secs(10), "{:?}", start.elapsed());
+        match err {
+            LaunchError::InstallTimeout { output_tail, .. } => assert_eq!(output_tail, "started"),
+            other => panic!("{other}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_step_reports_the_tail_of_its_output() {
+        let mut cmd = tokio::process::Command::new("sh");
+        cmd.args(["-c", "echo out; echo err >&2; exit 3"]);
+        let err = run(cmd, "failing step", Duration::from_secs(10), 1024).await.err().unwrap();
+        let msg = err.to_string();
+        assert!(msg.starts_with("failing step failed (exit status: 3)") && msg.ends_with("out\nerr"), "{msg}");
+    }
+}

@@ -372,7 +372,7 @@ async fn pypi_install_finds_the_console_script_and_runs_in_the_sandbox() {
 }
 
 #[tokio::test]
-async fn unknown_packages_and_bad_specs_fail_with_the_reason() {
+async fn versions_resolve_and_unknown_packages_or_bad_specs_fail_with_the_reason() {
     let cache = PackageCache::new(tempfile::tempdir().unwrap().keep());
     let limits = InstallLimits::default();
     for (eco, name, version) in [
@@ -385,6 +385,12 @@ async fn unknown_packages_and_bad_specs_fail_with_the_reason() {
         assert!(matches!(err, LaunchError::InvalidPackage { .. }), "{name}: {err}");
     }
     if network_tests() {
+        for (eco, name) in
+            [(Ecosystem::Npm, "@modelcontextprotocol/server-everything"), (Ecosystem::Pypi, "mcp-server-time")]
+        {
+            let latest = cache.resolve_version(eco, name, &limits).await.unwrap();
+            assert!(latest.starts_with(|c: char| c.is_ascii_digit()) && latest.contains('.'), "{name}: {latest}");
+        }
         let name = "catalog-test-package-that-does-not-exist-7f3a9c";
         for eco in [Ecosystem::Npm, Ecosystem::Pypi] {
             let err = cache.install(&spec(eco, name, None), &limits).await.unwrap_err();
