@@ -9,7 +9,8 @@
 //!   the files programs need to start (certificates, passwd, hosts, ld.so); the runtime's prefix
 //!   (node's or python's, found from the program's real path) and the installed package read-only;
 //!   the scratch directory read-write; fresh `/proc`, `/dev`, and size-limited tmpfs `/tmp` and
-//!   HOME (`/home/sandbox`). Nothing else of the host, in particular not the caller's home.
+//!   HOME (`/home/sandbox`); the sandbox's own root and the directories bwrap makes in it are
+//!   remounted read-only. Nothing else of the host, in particular not the caller's home.
 //! - Limits (`prlimit`): data segment (memory), file size, processes, open files, no core dumps.
 //!   Memory is bounded with `RLIMIT_DATA`, not `RLIMIT_AS`: V8 reserves about 10 GiB of address
 //!   space for every WebAssembly memory, so an address-space limit breaks node servers that use
@@ -92,6 +93,9 @@ pub struct Sandbox {
     prlimit: PathBuf,
     /// Set when the caller is root: the sandbox drops to `nobody` with it.
     setpriv: Option<PathBuf>,
+    /// bubblewrap 0.8 or later: tmpfs sizes (`--size`) and `--disable-userns`. Older ones run
+    /// without them (tmpfs bounded by memory only, nested user namespaces possible).
+    modern: bool,
 }
 
 impl Sandbox {
@@ -110,12 +114,18 @@ impl Sandbox {
         } else {
             None
         };
-        let sandbox = Sandbox { bwrap, prlimit, setpriv };
+        let modern = Sandbox { bwrap, prlimit, setpriv, modern: true };
+        let legacy = Sandbox { modern: false, ..modern.clone() };
+        modern.try_true().or_else(|e| legacy.try_true().map_err(|_| e))
+    }
+
+    /// Runs a wrapped `true`.
+    fn try_true(self) -> Result<Sandbox, String> {
         let truth = which("true").ok_or("`true` is not on PATH")?;
         let scratch = std::env::temp_dir().join(format!("catalog-bwrap-probe-{}", std::process::id()));
         std::fs::create_dir_all(&scratch).map_err(|e| format!("cannot create {}: {e}", scratch.display()))?;
         let cmd = LaunchCommand { program: truth.to_string_lossy().into_owned(), args: vec![], env: vec![], cwd: None };
-        let wrapped = sandbox.wrap(cmd, &scratch, &RunLimits::default(), &scratch);
+        let wrapped = self.wrap(cmd, &scratch, &RunLimits::default(), &scratch);
         let output = wrapped.and_then(|w| {
             std::process::Command::new(&w.program)
                 .args(&w.args)
@@ -126,7 +136,7 @@ impl Sandbox {
         });
         let _ = std::fs::remove_dir_all(&scratch);
         match output {
-            Ok(out) if out.status.success() => Ok(sandbox),
+            Ok(out) if out.status.success() => Ok(self),
             Ok(out) => Err(format!(
                 "bwrap does not work here ({}): {}",
                 out.status,
@@ -158,7 +168,10 @@ impl Sandbox {
             push(&["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]);
             std::os::unix::fs::chown(&scratch, Some(NOBODY), Some(NOBODY)).map_err(LaunchError::io(&scratch))?;
         } else {
-            push(&["--unshare-user", "--disable-userns"]);
+            push(&["--unshare-user"]);
+            if self.modern {
+                push(&["--disable-userns"]);
+            }
         }
         push(&["--die-with-parent", "--new-session", "--clearenv", "--hostname", "sandbox"]);
 
@@ -183,9 +196,10 @@ impl Sandbox {
         push(&["--proc", "/proc", "--dev", "/dev"]);
         let size = limits.file_bytes.to_string();
         let home_perms = if self.setpriv.is_some() { "0777" } else { "0700" };
-        push(&["--perms", "1777", "--size", &size, "--tmpfs", "/tmp"]);
+        let sized: &[&str] = if self.modern { &["--size", &size] } else { &[] };
+        push(&[&["--perms", "1777"], sized, &["--tmpfs", "/tmp"]].concat());
         push(&["--perms", "0755", "--dir", "/home"]);
-        push(&["--perms", home_perms, "--size", &size, "--tmpfs", SANDBOX_HOME]);
+        push(&[&["--perms", home_perms], sized, &["--tmpfs", SANDBOX_HOME]].concat());
 
         // The runtime, the package and the scratch directory, at their own paths (venvs and
         // node_modules hold absolute paths), below directories made for them.
@@ -214,6 +228,8 @@ impl Sandbox {
             push(&[if *writable { "--bind" } else { "--ro-bind" }, &p, &p]);
         }
 
+        // The directories bwrap made (`/`, `/etc`, the parents of the binds) are read-only too.
+        push(&["--remount-ro", "/"]);
         let cwd = cmd.cwd.clone().unwrap_or_else(|| scratch.clone());
         push(&["--chdir", &cwd.to_string_lossy()]);
         for (k, v) in sandbox_env(&cmd, SANDBOX_HOME, "/tmp") {

@@ -191,6 +191,8 @@ async fn sandbox_writes_only_to_scratch() {
     let Some(sbx) = Sbx::new() else { return };
     let pkg = sbx.pkg.path().display();
     let scratch = sbx.scratch.path().display();
+    let parent = sbx.pkg.path().parent().unwrap().display();
+    let pid = std::process::id();
     let caller_home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
     let code = format!(
         r#"
@@ -204,19 +206,23 @@ attempt("pkg", "{pkg}/evil.py")
 attempt("pkgfile", "{pkg}/server.py")
 attempt("usr", "/usr/evil")
 attempt("etc", "/etc/evil")
+attempt("root", "/evil")
+attempt("parent", "{parent}/catalog-evil-{pid}")
 attempt("scratch", "{scratch}/out.txt")
 print("home visible:", os.path.exists("{caller_home}/.bashrc") or os.path.exists("{caller_home}/.profile"))
 "#
     );
     let (ok, out, err, _) = sbx.python(&code, &[], &RunLimits::default()).await;
     assert!(ok, "{out}\n{err}");
-    for label in ["pkg", "pkgfile", "usr", "etc"] {
+    for label in ["pkg", "pkgfile", "usr", "etc", "root"] {
         assert!(out.contains(&format!("{label} refused")), "{label}: {out}");
     }
     assert!(out.contains("scratch written"), "{out}");
     assert!(out.contains("home visible: False"), "{out}");
     assert!(sbx.scratch.path().join("out.txt").is_file());
     assert!(!sbx.pkg.path().join("evil.py").exists());
+    // The package's parent is either read-only or (under /tmp) the sandbox's own tmpfs.
+    assert!(!sbx.pkg.path().parent().unwrap().join(format!("catalog-evil-{pid}")).exists());
     assert_eq!(std::fs::read_to_string(sbx.pkg.path().join("server.py")).unwrap(), "print('hi')");
 }
 
