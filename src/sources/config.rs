@@ -2,7 +2,7 @@
 //! `projects.*.mcpServers` in `~/.claude.json`), VS Code (`servers`, `mcp.servers` in
 //! settings.json) and Zed (`context_servers`), all read as JSONC.
 //!
-//! Each entry becomes one `Target` named by its key. `${VAR}`, `${env:VAR}`, `${input:id}` and the
+//! Each entry becomes one `Target` named by its key, section by section, keys in sorted order. `${VAR}`, `${env:VAR}`, `${input:id}` and the
 //! like are never expanded from our environment: they become [`PLACEHOLDER`] (or their
 //! `${VAR:-default}`), and a URL or program that needs one becomes `NeedsConfig`. Stdio entries
 //! that launch a package (`npx -y pkg@1.2.3`, `uvx pkg==1.2.3`, `pipx run pkg`) become `Package`

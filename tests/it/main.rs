@@ -9,4 +9,5 @@ mod eval;
 mod input;
 mod rules;
 mod snapshots;
+mod sources;
 mod util;
