@@ -10,4 +10,5 @@ mod input;
 mod launch;
 mod rules;
 mod snapshots;
+mod sources;
 mod util;
