@@ -7,6 +7,7 @@ mod catalog;
 mod classify;
 mod eval;
 mod input;
+mod mcp;
 mod rules;
 mod snapshots;
 mod util;
