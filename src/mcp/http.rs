@@ -476,7 +476,7 @@ async fn check_status(resp: Response) -> Result<Response, Error> {
         return Err(Error::AuthRequired { status: status.as_u16(), www_authenticate });
     }
     if !status.is_success() {
-        let body = read_capped(resp, ERROR_BODY_BYTES).await.unwrap_or_default();
+        let body = read_prefix(resp, ERROR_BODY_BYTES).await;
         return Err(Error::Http {
             status: status.as_u16(),
             body_excerpt: excerpt(&String::from_utf8_lossy(&body), ERROR_EXCERPT_CHARS),
@@ -502,6 +502,18 @@ async fn read_capped(mut resp: Response, cap: usize) -> Result<Vec<u8>, Error> {
         body.extend_from_slice(&chunk);
     }
     Ok(body)
+}
+
+/// The first `n` bytes of a body (or less, when it ends or breaks first).
+async fn read_prefix(mut resp: Response, n: usize) -> Vec<u8> {
+    let mut body = Vec::new();
+    while body.len() < n {
+        match resp.chunk().await {
+            Ok(Some(chunk)) => body.extend_from_slice(&chunk[..chunk.len().min(n - body.len())]),
+            _ => break,
+        }
+    }
+    body
 }
 
 fn content_type(resp: &Response) -> String {

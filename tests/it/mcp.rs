@@ -666,6 +666,9 @@ async fn real_server_everything_over_stdio_streamable_http_and_sse() {
     assert_eq!(names(&c.tools), tools, "SSE lists the same tools");
     for listing in [&a, &b, &c] {
         assert_eq!(listing.protocol_version.as_deref(), Some("2025-11-25"), "{:?}", listing.transport);
+        assert!(listing.problems.is_empty(), "{:?}: {:?}", listing.transport, listing.problems);
+        assert_eq!(listing.noise_lines, 0);
+        assert!(!listing.truncated);
         assert!(!listing.prompts.is_empty(), "{:?}", listing.problems);
         assert!(!listing.resources.is_empty(), "{:?}", listing.problems);
     }
