@@ -383,10 +383,6 @@ fn client_info() -> Value {
     json!({"name": "catalog", "version": env!("CARGO_PKG_VERSION")})
 }
 
-fn initialize_params() -> Value {
-    json!({"protocolVersion": LEGACY_VERSION, "capabilities": {}, "clientInfo": client_info()})
-}
-
 /// The `_meta` every 2026-07-28 request carries.
 fn modern_meta() -> Value {
     json!({
@@ -453,11 +449,30 @@ fn parse_discover(raw: &RawValue) -> Option<Handshake> {
     Some(hs)
 }
 
-/// The legacy handshake: `initialize`, then `notifications/initialized`.
+/// The legacy versions we can speak, newest first.
+const LEGACY_VERSIONS: [&str; 4] = [LEGACY_VERSION, "2025-06-18", "2025-03-26", "2024-11-05"];
+
+fn initialize_params(version: &str) -> Value {
+    json!({"protocolVersion": version, "capabilities": {}, "clientInfo": client_info()})
+}
+
+/// The legacy handshake: `initialize`, then `notifications/initialized`. A server that refuses
+/// our version instead of answering with its own, but names the versions it supports
+/// (`data.supported`), is asked once more with the newest legacy one of those.
 async fn initialize(conn: &mut Conn, clock: &Clock) -> Result<Handshake, Error> {
-    let raw = match conn.request("initialize", Some(&initialize_params()), clock.until(), Phase::Initialize).await? {
-        Reply::Result(raw) => raw,
-        Reply::Error(e) => return Err(Error::Protocol(format!("the server refused initialize: {e}"))),
+    let mut version = LEGACY_VERSION;
+    let raw = loop {
+        match conn.request("initialize", Some(&initialize_params(version)), clock.until(), Phase::Initialize).await? {
+            Reply::Result(raw) => break raw,
+            Reply::Error(e) => {
+                let supported = e.supported_versions();
+                let retry = LEGACY_VERSIONS.into_iter().find(|v| supported.iter().any(|s| s == v));
+                match retry {
+                    Some(v) if version == LEGACY_VERSION && v != LEGACY_VERSION => version = v,
+                    _ => return Err(Error::Protocol(format!("the server refused initialize: {e}"))),
+                }
+            }
+        }
     };
     let hs = parse_initialize(&raw)?;
     if let Conn::Streamable(c) = conn {
@@ -892,6 +907,15 @@ mod tests {
         assert!(hs.capabilities.is_none());
         assert!(!hs.declares("tools"));
         assert!(parse_initialize(&raw("[]")).is_err());
+    }
+
+    #[test]
+    fn list_server_future_is_send() {
+        fn is_send<T: Send>(_: &T) {}
+        let endpoint = Endpoint::Stdio(StdioCommand::default());
+        let limits = Limits::default();
+        let future = list_server(&endpoint, &limits, &|_| {});
+        is_send(&future);
     }
 
     #[test]

@@ -175,6 +175,12 @@ async fn stdio_other_lists_and_their_failures() {
 }
 
 #[tokio::test]
+async fn stdio_server_refusing_our_version_is_asked_with_its_own() {
+    let listing = list(&fake("old_only", ""), &quick()).await.expect("listing");
+    assert_eq!(names(&listing.tools), ["echo", "add"]);
+}
+
+#[tokio::test]
 async fn stdio_modern_server_after_discover() {
     let listing = list(&fake("modern", ""), &quick()).await.expect("listing");
     assert_eq!(listing.protocol_version.as_deref(), Some("2026-07-28"));

@@ -107,6 +107,8 @@ while True:
     elif method == "initialize":
         if MODE == "modern":
             error(msg_id, -32022, "connection is serving the 2026-07-28 protocol", {"supported": ["2026-07-28"]})
+        elif MODE == "old_only" and msg["params"]["protocolVersion"] != "2024-11-05":
+            error(msg_id, -32602, "Unsupported protocol version", {"supported": ["2024-11-05"], "requested": msg["params"]["protocolVersion"]})
         elif MODE == "no_capabilities":
             result(msg_id, {"protocolVersion": "2024-11-05", "serverInfo": {"name": "bare"}, "extra": [1, 2]})
         elif MODE == "others":
