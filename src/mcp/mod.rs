@@ -198,7 +198,7 @@ pub enum Error {
     #[error("no answer in time during {phase}; the server is stalled or slow: raise the request timeout or the deadline, or check that this is an MCP server")]
     Timeout { phase: Phase },
     #[error(
-        "the server exited{} before answering; {}; check its command, arguments and the environment variables it needs",
+        "the server exited{} before answering; check its command, arguments and the environment variables it needs; {}",
         status.map(|s| format!(" with status {s}")).unwrap_or_default(),
         if stderr_tail.is_empty() { "it wrote nothing to stderr".to_string() } else { format!("its stderr ends with:\n{stderr_tail}") }
     )]

@@ -93,7 +93,8 @@ async fn stdio_hang_before_initialize_times_out_fast() {
     let err = list(&fake("hang", ""), &limits).await.expect_err("a hung server");
     assert!(matches!(err, Error::Timeout { phase: Phase::Initialize }), "{err}");
     assert_eq!(err.kind(), "timeout");
-    assert!(start.elapsed() < Duration::from_secs(2), "took {:?}", start.elapsed());
+    // Typically 1.1 s: two 250 ms probes, one respawn, one 500 ms grace; room for a loaded machine.
+    assert!(start.elapsed() < Duration::from_secs(3), "took {:?}", start.elapsed());
 }
 
 #[tokio::test]
