@@ -8,6 +8,7 @@ mod classify;
 mod eval;
 mod input;
 mod launch;
+mod mcp;
 mod rules;
 mod snapshots;
 mod sources;
