@@ -326,3 +326,71 @@ pub struct HitJson<'a> {
     /// The description's best fragment, matched words marked `[[like this]]`.
     pub snippet: &'a str,
 }
+
+/// `catalog crawl --format json`.
+#[derive(Debug, Serialize)]
+pub struct CrawlJson<'a> {
+    pub schema_version: u32,
+    pub database: String,
+    pub run: i64,
+    pub sources: Vec<String>,
+    /// Servers the sources named.
+    pub servers_listed: usize,
+    /// Servers per outcome: `ok`, `partial`, `failed`, `auth_required`, `needs_config`,
+    /// `unsupported`, `skipped`.
+    pub outcomes: BTreeMap<&'static str, usize>,
+    /// Failed servers per reason (`timeout`, `exited`, `install_failed`, ...).
+    pub failed_by_reason: BTreeMap<String, usize>,
+    pub tools: CrawlToolsJson,
+    pub seconds: f64,
+    pub servers: Vec<CrawlServerJson<'a>>,
+    /// Problems with the sources themselves (a registry page, a config entry).
+    pub source_problems: &'a [String],
+    pub index_error: Option<&'a str>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CrawlToolsJson {
+    pub total: usize,
+    pub added: usize,
+    pub changed: usize,
+    pub removed: usize,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CrawlServerJson<'a> {
+    pub server: &'a str,
+    pub version: Option<&'a str>,
+    pub source: &'a str,
+    pub target: &'a str,
+    pub outcome: &'a str,
+    pub reason: Option<&'a str>,
+    pub error: Option<&'a str>,
+    pub transport: Option<&'a str>,
+    pub tools: usize,
+    pub added: usize,
+    pub changed: usize,
+    pub removed: usize,
+    pub problems: &'a [String],
+    pub placeholders: &'a [String],
+    pub seconds: f64,
+}
+
+/// `catalog crawl --dry-run --format json`: what would be crawled.
+#[derive(Debug, Serialize)]
+pub struct CrawlPlanJson<'a> {
+    pub schema_version: u32,
+    pub sources: Vec<String>,
+    pub targets: Vec<CrawlTargetJson<'a>>,
+    pub source_problems: &'a [String],
+}
+
+#[derive(Debug, Serialize)]
+pub struct CrawlTargetJson<'a> {
+    pub server: &'a str,
+    pub version: Option<&'a str>,
+    pub source: &'a str,
+    pub target: &'a str,
+    /// The URL, the package (`npm:name@version`), the command, or why it cannot be crawled.
+    pub detail: String,
+}

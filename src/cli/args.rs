@@ -33,6 +33,84 @@ pub enum Command {
     Reindex(StatsArgs),
     /// Classify every stored tool again with the current rules
     Reclassify(ReclassifyArgs),
+    /// List servers' tools (the seed list, the MCP Registry, config files, packages, URLs) into the catalog
+    Crawl(Box<CrawlArgs>),
+}
+
+#[derive(Debug, Args)]
+pub struct CrawlArgs {
+    /// Crawl the MCP Registry (the official one unless URL is given), paging /v0.1/servers
+    #[arg(long, value_name = "URL", num_args = 0..=1, default_missing_value = crate::sources::registry::DEFAULT_BASE)]
+    pub registry: Option<String>,
+    /// Only registry entries updated since this RFC 3339 time (default: where the last sync stopped)
+    #[arg(long, value_name = "TIME")]
+    pub updated_since: Option<String>,
+    /// Only registry entries whose name contains this
+    #[arg(long)]
+    pub search: Option<String>,
+    /// Stop after this many servers from the registry
+    #[arg(long, value_name = "N")]
+    pub max_servers: Option<usize>,
+    /// A client config file (Claude Desktop, Cursor, VS Code, Claude Code, Windsurf, Zed)
+    #[arg(long, value_name = "PATH")]
+    pub config: Vec<PathBuf>,
+    /// Every client config file in its usual place, and the project's in this directory
+    #[arg(long)]
+    pub discover: bool,
+    /// An npm package to install and list (sandboxed)
+    #[arg(long, value_name = "PKG[@VER]")]
+    pub npm: Vec<String>,
+    /// A PyPI package to install and list (sandboxed)
+    #[arg(long, value_name = "PKG[==VER]")]
+    pub pypi: Vec<String>,
+    /// A stdio server command of your own, quoted as one argument: "node server.js --flag"
+    #[arg(long, value_name = "CMD ARG...")]
+    pub stdio: Vec<String>,
+    /// A Streamable HTTP or SSE server URL
+    #[arg(long, value_name = "URL")]
+    pub url: Vec<String>,
+    /// A header for every --url: "Authorization: Bearer ..."
+    #[arg(long, value_name = "K: V")]
+    pub header: Vec<String>,
+    /// Registry data saved as JSON: a server.json, an array of them, or a /v0.1/servers response
+    #[arg(long, value_name = "FILE")]
+    pub from_file: Vec<PathBuf>,
+    /// Servers listed over HTTP at once
+    #[arg(long, default_value_t = 64, value_name = "N")]
+    pub concurrency: usize,
+    /// Packages and commands launched at once
+    #[arg(long, default_value_t = 2, value_name = "N")]
+    pub launch_concurrency: usize,
+    /// Seconds one server gets to list its tools
+    #[arg(long, default_value_t = 60, value_name = "SECS")]
+    pub timeout: u64,
+    /// Run packages without the bubblewrap sandbox (they still get no secrets from your environment)
+    #[arg(long)]
+    pub no_sandbox: bool,
+    /// Let registry URLs reach loopback, private and link-local addresses
+    #[arg(long)]
+    pub allow_private: bool,
+    /// Crawl package versions already in the catalog again; ignore the last registry sync
+    #[arg(long)]
+    pub force: bool,
+    /// Print what would be crawled, and connect to nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// No progress display
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Exit 1 when any server could not be listed (for CI)
+    #[arg(long)]
+    pub fail_on_error: bool,
+    /// Where packages are installed (default: $CATALOG_CACHE_DIR, else $XDG_CACHE_HOME/catalog)
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    #[arg(long, short, value_enum, default_value = "table")]
+    pub format: Format,
+    #[command(flatten)]
+    pub db: DbOption,
+    #[command(flatten)]
+    pub rules: RulesOption,
 }
 
 #[derive(Debug, Args)]

@@ -14,19 +14,19 @@ use crate::report::{
 };
 use crate::store::{default_path, Db, SearchIndex, SearchQuery};
 
-fn db_path(opt: &DbOption) -> Result<PathBuf> {
+pub(super) fn db_path(opt: &DbOption) -> Result<PathBuf> {
     opt.db
         .clone()
         .or_else(default_path)
         .context("no catalog location: pass --db PATH or set CATALOG_DB (HOME is not set)")
 }
 
-fn open(opt: &DbOption) -> Result<Db> {
+pub(super) fn open(opt: &DbOption) -> Result<Db> {
     let path = db_path(opt)?;
     Db::open(&path).map_err(anyhow::Error::new)
 }
 
-fn now() -> i64 {
+pub(super) fn now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
 }
 

@@ -2,6 +2,7 @@
 
 mod catalog;
 mod classify;
+mod crawl;
 mod eval;
 mod rules;
 
@@ -24,6 +25,7 @@ pub(super) fn run(cli: Cli, io: &mut Io<'_>) -> Result<Status> {
         Command::Search(args) => catalog::search(args, io),
         Command::Reindex(args) => catalog::reindex(args, io),
         Command::Reclassify(args) => catalog::reclassify(args, io),
+        Command::Crawl(args) => crawl::run(*args, io),
     }
 }
 
