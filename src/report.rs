@@ -284,6 +284,9 @@ pub struct RunJson<'a> {
     pub added: i64,
     pub changed: i64,
     pub removed: i64,
+    pub error: Option<&'a str>,
+    /// Details of the outcome, as JSON (`www_authenticate`, `stderr_tail`, `problems`).
+    pub detail: Option<serde_json::Value>,
 }
 
 /// `catalog show SERVER TOOL --format json`.

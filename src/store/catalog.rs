@@ -415,7 +415,7 @@ impl Db {
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
         )?;
         let history = self.rows_of(
-            "SELECT r.kind, r.source, r.started_at, s.outcome, s.added, s.changed, s.removed
+            "SELECT r.kind, r.source, r.started_at, s.outcome, s.added, s.changed, s.removed, s.error, s.detail
              FROM run_servers s JOIN runs r ON r.id = s.run_id WHERE s.server_id = ?1 ORDER BY r.started_at DESC, r.id DESC",
             id,
             |r| {
@@ -427,6 +427,8 @@ impl Db {
                     added: r.get(4)?,
                     changed: r.get(5)?,
                     removed: r.get(6)?,
+                    error: r.get(7)?,
+                    detail: r.get(8)?,
                 })
             },
         )?;
@@ -495,6 +497,10 @@ pub struct RunRow {
     pub added: i64,
     pub changed: i64,
     pub removed: i64,
+    /// Why the server was not listed (crawls).
+    pub error: Option<String>,
+    /// JSON details of the outcome (`www_authenticate`, `stderr_tail`, listing problems).
+    pub detail: Option<String>,
 }
 
 /// `catalog show SERVER`.

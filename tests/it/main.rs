@@ -5,6 +5,7 @@
 mod bad_input;
 mod catalog;
 mod classify;
+mod crawl;
 mod eval;
 mod input;
 mod launch;

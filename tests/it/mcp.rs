@@ -582,7 +582,7 @@ async fn public_only_refuses_loopback_and_metadata_while_allow_all_connects() {
 // --- the real server -----------------------------------------------------------------------
 
 /// `dist/index.js` of the installed server-everything, or `None` when real servers are skipped.
-fn server_everything() -> Option<PathBuf> {
+pub(crate) fn server_everything() -> Option<PathBuf> {
     if std::env::var("CATALOG_SKIP_REAL_SERVERS").is_ok_and(|v| v == "1") {
         return None;
     }
@@ -598,7 +598,7 @@ fn server_everything() -> Option<PathBuf> {
     Some(index)
 }
 
-fn node() -> String {
+pub(crate) fn node() -> String {
     std::env::var_os("PATH")
         .and_then(|path| std::env::split_paths(&path).map(|d| d.join("node")).find(|p| p.is_file()))
         .map(|p| p.to_string_lossy().into_owned())
@@ -606,13 +606,13 @@ fn node() -> String {
 }
 
 /// server-everything on a free loopback port, killed when dropped.
-struct RealHttpServer {
+pub(crate) struct RealHttpServer {
     child: tokio::process::Child,
-    port: u16,
+    pub(crate) port: u16,
 }
 
 impl RealHttpServer {
-    async fn start(index: &std::path::Path, transport: &str) -> RealHttpServer {
+    pub(crate) async fn start(index: &std::path::Path, transport: &str) -> RealHttpServer {
         let port =
             std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("address").port();
         let child = tokio::process::Command::new(node())

@@ -240,6 +240,8 @@ pub(super) fn show(args: ShowArgs, io: &mut Io<'_>) -> Result<Status> {
                         added: r.added,
                         changed: r.changed,
                         removed: r.removed,
+                        error: r.error.as_deref(),
+                        detail: r.detail.as_deref().and_then(|d| serde_json::from_str(d).ok()),
                     })
                     .collect(),
             };

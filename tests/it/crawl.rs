@@ -1,0 +1,210 @@
+//! `catalog crawl` end to end: real servers (server-everything from npm over stdio, Streamable
+//! HTTP and SSE; a PyPI server installed and run in the sandbox), dead and hanging servers beside
+//! good ones, config files, saved registry data, the seed list, and what the catalog records.
+
+use std::path::PathBuf;
+
+use catalog::cli::Status;
+use serde_json::Value;
+
+use crate::mcp::{node, server_everything, RealHttpServer};
+use crate::util::{manifest_dir, run, write};
+
+/// The package cache the crawl tests share, so each real package is installed once per machine.
+fn cache_dir() -> String {
+    let root = std::env::var_os("CATALOG_TEST_SERVERS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| manifest_dir().join("target/test-servers"));
+    root.join("cache").to_string_lossy().into_owned()
+}
+
+fn crawl(db: &str, extra: &[&str]) -> crate::util::Run {
+    let cache = cache_dir();
+    let mut args = vec!["crawl", "--db", db, "--cache-dir", &cache, "--quiet", "--format", "json"];
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
+fn server<'a>(report: &'a Value, name_part: &str) -> &'a Value {
+    report["servers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["server"].as_str().unwrap().contains(name_part))
+        .unwrap_or_else(|| panic!("no server like {name_part} in {report:#}"))
+}
+
+fn verdict(db: &str, server: &str, tool: &str) -> Value {
+    run(&["show", server, tool, "--db", db, "--format", "json"]).expect(Status::Success).json()
+}
+
+#[test]
+fn server_everything_is_crawled_over_stdio_streamable_http_and_sse() {
+    let Some(index) = server_everything() else { return };
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let (streamable, sse) = rt.block_on(async {
+        (RealHttpServer::start(&index, "streamableHttp").await, RealHttpServer::start(&index, "sse").await)
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("c.db").to_string_lossy().into_owned();
+    let stdio = format!("{} {} stdio", node(), index.display());
+    let http = format!("http://127.0.0.1:{}/mcp", streamable.port);
+    let sse_url = format!("http://127.0.0.1:{}/sse", sse.port);
+    let report = crawl(&db, &["--stdio", &stdio, "--url", &http, "--url", &sse_url]).expect(Status::Success).json();
+    assert_eq!(report["outcomes"]["ok"], 3, "{report:#}");
+    let counts: Vec<u64> = report["servers"].as_array().unwrap().iter().map(|s| s["tools"].as_u64().unwrap()).collect();
+    assert!(counts[0] >= 10 && counts.iter().all(|c| *c == counts[0]), "{counts:?}");
+    let transports: Vec<&str> =
+        report["servers"].as_array().unwrap().iter().map(|s| s["transport"].as_str().unwrap()).collect();
+    assert_eq!(transports, ["stdio", "streamable_http", "sse"]);
+
+    // Verdicts are stored and searchable.
+    let sum = verdict(&db, &http, "get-sum");
+    assert_eq!(sum["verdict"]["category"], "read", "{sum:#}");
+    let toggle = verdict(&db, &http, "toggle-simulated-logging");
+    assert_ne!(toggle["verdict"]["category"], "read", "{toggle:#}");
+    let hits = run(&["search", "sum of two numbers", "--db", &db, "--format", "json"]).expect(Status::Success).json();
+    assert_eq!(hits["hits"].as_array().unwrap().len(), 3, "{hits:#}");
+    drop((streamable, sse));
+}
+
+#[test]
+fn packages_from_npm_and_pypi_are_installed_and_listed_in_the_sandbox_once() {
+    if std::env::var("CATALOG_SKIP_NETWORK_TESTS").is_ok_and(|v| v == "1") || server_everything().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("c.db").to_string_lossy().into_owned();
+    let packages =
+        ["--npm", "@modelcontextprotocol/server-everything@2026.8.31", "--pypi", "mcp-server-time==2026.10.19"];
+    let report = crawl(&db, &packages).expect(Status::Success).json();
+    assert_eq!(report["outcomes"]["ok"], 2, "{report:#}");
+    let everything = server(&report, "server-everything");
+    assert!(everything["tools"].as_u64().unwrap() >= 10, "{everything:#}");
+    assert_eq!(everything["version"], "2026.8.31");
+    let time = server(&report, "mcp-server-time");
+    assert_eq!(time["tools"], 2, "{time:#}");
+    let convert = verdict(&db, "mcp-server-time", "convert_time");
+    assert_eq!(convert["verdict"]["category"], "read", "{convert:#}");
+
+    // A version already in the catalog is skipped; --force crawls it again, unchanged.
+    let again = crawl(&db, &packages).expect(Status::Success).json();
+    assert_eq!(again["outcomes"]["skipped"], 2, "{again:#}");
+    let forced = crawl(&db, &[&packages[..2], &["--force"]].concat()).expect(Status::Success).json();
+    assert_eq!(forced["outcomes"]["ok"], 1, "{forced:#}");
+    assert_eq!(forced["tools"]["added"], 0);
+    assert_eq!(forced["tools"]["changed"], 0);
+}
+
+#[test]
+fn dead_and_hanging_servers_are_recorded_and_never_stop_the_crawl() {
+    let Some(index) = server_everything() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("c.db").to_string_lossy().into_owned();
+    let good = format!("{} {} stdio", node(), index.display());
+    let dies = "sh -c 'echo secret-free failure >&2; exit 3'";
+    let hangs = "sleep 30";
+    // Nothing listens on this port: connection refused (retried, then failed).
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let refused = format!("http://127.0.0.1:{port}/mcp");
+    let args = ["--stdio", dies, "--stdio", hangs, "--stdio", &good, "--url", &refused, "--timeout", "3"];
+    let report = crawl(&db, &args).expect(Status::Success).json();
+    assert_eq!(report["outcomes"]["ok"], 1, "{report:#}");
+    assert_eq!(report["outcomes"]["failed"], 3, "{report:#}");
+    assert_eq!(server(&report, "exit 3")["reason"], "exited");
+    assert!(server(&report, "exit 3")["error"].as_str().unwrap().contains("secret-free failure"));
+    assert_eq!(server(&report, "sleep 30")["reason"], "timeout");
+    assert_eq!(server(&report, &refused)["reason"], "connect");
+    assert_eq!(report["failed_by_reason"]["timeout"], 1);
+
+    // The failures are in the catalog, with the run.
+    let shown = run(&["show", dies, "--db", &db, "--format", "json"]).expect(Status::Success).json();
+    assert_eq!(shown["history"][0]["outcome"], "failed", "{shown:#}");
+    assert!(shown["history"][0]["detail"]["stderr_tail"].as_str().unwrap().contains("secret-free failure"));
+
+    // For CI: any failure makes the exit code 1.
+    let gated = crawl(&db, &["--stdio", dies, "--fail-on-error"]);
+    assert_eq!(gated.status, Status::Failure, "{}", gated.stderr);
+}
+
+#[test]
+fn client_config_files_are_crawled() {
+    let Some(index) = server_everything() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("c.db").to_string_lossy().into_owned();
+    let config = serde_json::json!({
+        "mcpServers": {
+            "everything": {"command": node(), "args": [index.to_string_lossy(), "stdio"]},
+            "broken": {"command": "/nonexistent/server"},
+            "remote-template": {"url": "https://${TENANT}.example.com/mcp"}
+        }
+    });
+    let path = write(dir.path(), "claude_desktop_config.json", &config.to_string());
+    let report = crawl(&db, &["--config", &path]).expect(Status::Success).json();
+    assert_eq!(server(&report, "everything")["outcome"], "ok", "{report:#}");
+    assert_eq!(server(&report, "broken")["reason"], "spawn", "{report:#}");
+    assert_eq!(server(&report, "remote-template")["outcome"], "needs_config", "{report:#}");
+
+    // An unreadable config and nothing else to crawl: exit 2 with the file named.
+    let bad = write(dir.path(), "bad.json", "{\"mcpServers\": {\"x\": ");
+    let failed = crawl(&db, &["--config", &bad]);
+    assert_eq!(failed.status, Status::Error);
+    assert!(failed.stderr.contains("bad.json"), "{}", failed.stderr);
+}
+
+#[test]
+fn saved_registry_data_and_the_seed_list_plan_real_servers() {
+    let current = manifest_dir().join("../shared/data/registry/seed-2025-12-11.json");
+    let plan = run(&["crawl", "--from-file", current.to_str().unwrap(), "--dry-run", "--format", "json"])
+        .expect(Status::Success)
+        .json();
+    let kinds: Vec<&str> = plan["targets"].as_array().unwrap().iter().map(|t| t["target"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["package", "unsupported", "package", "remote"], "{plan:#}");
+    let legacy = manifest_dir().join("../shared/data/registry/seed-2025-05-16-legacy.json");
+    let plan = run(&["crawl", "--from-file", legacy.to_str().unwrap(), "--dry-run", "--format", "json"])
+        .expect(Status::Success)
+        .json();
+    let targets = plan["targets"].as_array().unwrap();
+    assert!(targets.len() > 100, "{}", targets.len());
+    // One target per server: the package or remote most likely to list.
+    let mut names: Vec<&str> = targets.iter().map(|t| t["server"].as_str().unwrap()).collect();
+    let all = names.len();
+    names.dedup();
+    assert_eq!(names.len(), all);
+    assert!(targets.iter().filter(|t| t["target"] == "package").count() > 100);
+
+    let seed = run(&["crawl", "--dry-run", "--format", "json"]).expect(Status::Success).json();
+    let seed = seed["targets"].as_array().unwrap();
+    assert!(seed.len() >= 40, "{}", seed.len());
+    assert!(seed.iter().all(|t| t["target"] == "package" && t["version"].is_string()), "{seed:#?}");
+}
+
+#[test]
+fn registry_urls_on_private_addresses_are_refused() {
+    // A registry entry whose remote points at this machine: never contacted.
+    let dir = tempfile::tempdir().unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let entry = serde_json::json!([{
+        "name": "io.example/internal",
+        "version": "1.0.0",
+        "description": "points inside",
+        "remotes": [{"type": "streamable-http", "url": format!("http://127.0.0.1:{port}/mcp")}]
+    }, {
+        "name": "io.example/metadata",
+        "version": "1.0.0",
+        "description": "cloud metadata",
+        "remotes": [{"type": "streamable-http", "url": "http://169.254.169.254/latest/meta-data"}]
+    }]);
+    let file = write(dir.path(), "registry.json", &entry.to_string());
+    let db = dir.path().join("c.db").to_string_lossy().into_owned();
+    let report = crawl(&db, &["--from-file", &file, "--timeout", "5"]).expect(Status::Success).json();
+    for s in report["servers"].as_array().unwrap() {
+        assert!(matches!(s["outcome"].as_str(), Some("needs_config" | "failed")) && s["tools"] == 0, "{report:#}");
+        if s["outcome"] == "failed" {
+            assert_eq!(s["reason"], "refused_address", "{report:#}");
+        }
+    }
+    listener.set_nonblocking(true).unwrap();
+    assert!(listener.accept().is_err(), "the crawler connected to a private address");
+}
