@@ -141,9 +141,11 @@ struct Failure {
 impl From<mcp::Error> for Failure {
     fn from(e: mcp::Error) -> Failure {
         let detail = match &e {
-            mcp::Error::AuthRequired { status, www_authenticate } => {
-                Some(serde_json::json!({ "status": status, "www_authenticate": www_authenticate }))
-            }
+            mcp::Error::AuthRequired { status, www_authenticate } => Some(serde_json::json!({
+                "status": status,
+                "www_authenticate": www_authenticate,
+                "challenge": www_authenticate.as_deref().map(parse_challenge),
+            })),
             mcp::Error::Exited { status, stderr_tail } => {
                 Some(serde_json::json!({ "exit_status": status, "stderr_tail": stderr_tail }))
             }
@@ -566,11 +568,97 @@ fn stdio(cmd: LaunchCommand) -> StdioCommand {
     StdioCommand { program: cmd.program, args: cmd.args, env: cmd.env, cwd: cmd.cwd }
 }
 
+/// A `WWW-Authenticate` challenge as `{"scheme": "Bearer", "params": {"resource_metadata": ...}}`
+/// (RFC 9110 §11.6.1: a scheme, then `name=value` or `name="quoted value"` pairs).
+fn parse_challenge(header: &str) -> serde_json::Value {
+    let header = header.trim();
+    let (scheme, rest) = header.split_once(char::is_whitespace).unwrap_or((header, ""));
+    let mut params = serde_json::Map::new();
+    let mut rest = rest.trim_start();
+    while let Some(eq) = rest.find('=') {
+        let name = rest[..eq].trim().trim_start_matches(',').trim().to_ascii_lowercase();
+        let after = &rest[eq + 1..];
+        let (value, tail) = if let Some(quoted) = after.strip_prefix('"') {
+            let mut value = String::new();
+            let mut chars = quoted.char_indices();
+            let mut end = quoted.len();
+            while let Some((i, c)) = chars.next() {
+                match c {
+                    '\\' => value.extend(chars.next().map(|(_, c)| c)),
+                    '"' => {
+                        end = i + 1;
+                        break;
+                    }
+                    c => value.push(c),
+                }
+            }
+            (value, &quoted[end..])
+        } else {
+            let end = after.find(',').unwrap_or(after.len());
+            (after[..end].trim().to_string(), &after[end..])
+        };
+        if !name.is_empty() {
+            params.insert(name, serde_json::Value::String(value));
+        }
+        rest = tail.trim_start_matches([',', ' ']);
+    }
+    serde_json::json!({ "scheme": scheme, "params": params })
+}
+
 /// Failures worth another attempt: the connection, rate limits, server errors.
 fn transient(e: &mcp::Error) -> bool {
     match e {
         mcp::Error::Connect(_) => true,
         mcp::Error::Http { status, .. } => *status == 429 || *status >= 500,
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn challenges_are_parsed() {
+        let c = parse_challenge(
+            r#"Bearer resource_metadata="https://x.example/.well-known/oauth-protected-resource", scope="a b", error=invalid_token"#,
+        );
+        assert_eq!(c["scheme"], "Bearer");
+        assert_eq!(c["params"]["resource_metadata"], "https://x.example/.well-known/oauth-protected-resource");
+        assert_eq!(c["params"]["scope"], "a b");
+        assert_eq!(c["params"]["error"], "invalid_token");
+        assert_eq!(parse_challenge("Basic")["scheme"], "Basic");
+        assert_eq!(parse_challenge(r#"Bearer realm="a\"b""#)["params"]["realm"], "a\"b");
+    }
+
+    #[test]
+    fn one_target_per_server_prefers_packages() {
+        let t = |server: &str, kind: TargetKind| Target {
+            server: server.into(),
+            version: None,
+            source: "registry".into(),
+            kind,
+        };
+        let remote = TargetKind::Remote {
+            url: url::Url::parse("https://x.example/mcp").unwrap(),
+            transport: RemoteTransport::Auto,
+            headers: Vec::new(),
+            from_registry: true,
+        };
+        let package = TargetKind::Package {
+            ecosystem: Ecosystem::Npm,
+            name: "x".into(),
+            version: Some("1.0.0".into()),
+            args: Vec::new(),
+            env: Vec::new(),
+        };
+        let chosen = choose(vec![
+            t("a", TargetKind::Unsupported { reason: "oci".into() }),
+            t("b", remote.clone()),
+            t("a", remote),
+            t("a", package),
+        ]);
+        let kinds: Vec<_> = chosen.iter().map(|t| (t.server.as_str(), t.kind.kind())).collect();
+        assert_eq!(kinds, [("a", "package"), ("b", "remote")]);
     }
 }
