@@ -52,6 +52,7 @@ done
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/bench-crawl.XXXXXX")
 HARNESS_PID=
+TIMED_PID=
 stop_harness() {
     if [[ -n $HARNESS_PID ]]; then
         kill "$HARNESS_PID" 2>/dev/null || true
@@ -60,6 +61,12 @@ stop_harness() {
     fi
 }
 cleanup() {
+    # A crawl cut short by a signal: GNU time (or Python) and the crawl it runs.
+    if [[ -n $TIMED_PID ]]; then
+        pkill -TERM -P "$TIMED_PID" 2>/dev/null || true
+        kill "$TIMED_PID" 2>/dev/null || true
+        wait "$TIMED_PID" 2>/dev/null || true
+    fi
     stop_harness
     if [[ ${KEEP_TMP:-} == 1 ]]; then
         say "kept $TMP"
@@ -113,16 +120,19 @@ fi
 
 # run_timed OUT ERR CMD...: runs CMD with stdout to OUT and stderr to ERR, sets WALL (seconds)
 # and RSS_KB (peak resident set, the largest of the command and the children it waited for),
-# returns its exit code.
+# returns its exit code. The command runs in the background so that a signal reaches our trap at
+# once (bash runs traps only between foreground commands).
 run_timed() {
     local out=$1 err=$2 rc=0
     shift 2
     if [[ -n $TIME_BIN ]]; then
-        "$TIME_BIN" -f '%e %M' -o "$TMP/time.txt" "$@" >"$out" 2>"$err" || rc=$?
+        "$TIME_BIN" -f '%e %M' -o "$TMP/time.txt" "$@" >"$out" 2>"$err" &
+        TIMED_PID=$!
+        wait "$TIMED_PID" || rc=$?
+        TIMED_PID=
         read -r WALL RSS_KB < <(tail -n 1 "$TMP/time.txt")
     else
-        local line
-        line=$(python3 - "$out" "$err" "$@" <<'PY'
+        python3 - "$out" "$err" "$@" >"$TMP/time.txt" <<'PY' &
 import resource, subprocess, sys, time
 out, err, cmd = sys.argv[1], sys.argv[2], sys.argv[3:]
 with open(out, "wb") as o, open(err, "wb") as e:
@@ -131,8 +141,10 @@ with open(out, "wb") as o, open(err, "wb") as e:
     wall = time.perf_counter() - start
 print(f"{wall:.2f} {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss} {rc}")
 PY
-        )
-        read -r WALL RSS_KB rc <<<"$line"
+        TIMED_PID=$!
+        wait "$TIMED_PID" || true
+        TIMED_PID=
+        read -r WALL RSS_KB rc < <(tail -n 1 "$TMP/time.txt") || rc=1
     fi
     [[ $RSS_KB =~ ^[0-9]+$ ]] || RSS_KB=0
     return "$rc"
