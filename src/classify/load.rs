@@ -939,15 +939,33 @@ fn compile_tables(raw: RawTables, ctx: &mut Ctx) -> Option<Tables> {
     ok.then_some(Tables { tags: raw.tags, base, raises, floors, hints })
 }
 
+/// Compiles each field's patterns into one `RegexSet`. Fields compile on their own threads: this
+/// is most of loading the rules, and loading sits on the sequential start of every command.
 fn compile_sets(bank: PatternBank, ctx: &mut Ctx) -> Option<TextSets> {
+    let built: Vec<_> = std::thread::scope(|scope| {
+        let handles: Vec<_> = bank
+            .patterns
+            .into_iter()
+            .map(|(field, patterns)| {
+                scope.spawn(move || {
+                    let set = RegexSetBuilder::new(patterns.iter().map(|p| compiled_form(p)))
+                        .case_insensitive(true)
+                        .multi_line(true)
+                        .size_limit(1 << 26)
+                        .dfa_size_limit(1 << 26)
+                        .build();
+                    (field, set, patterns)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join()).collect()
+    });
     let mut sets = TextSets::default();
-    for (field, patterns) in bank.patterns {
-        let set = RegexSetBuilder::new(patterns.iter().map(|p| compiled_form(p)))
-            .case_insensitive(true)
-            .multi_line(true)
-            .size_limit(1 << 26)
-            .dfa_size_limit(1 << 26)
-            .build();
+    for joined in built {
+        let Ok((field, set, patterns)) = joined else {
+            ctx.problem("patterns", "compiling the patterns panicked (a bug: please report it)");
+            return None;
+        };
         let set: RegexSet = match set {
             Ok(s) => s,
             Err(e) => {
