@@ -79,18 +79,46 @@ fn push_ascii_words(out: &mut String, name: &[u8], sep: char) {
     }
 }
 
+/// A set of words the rules define (verbs, lexicon entries). Lookups are with a tool's words,
+/// which are short: FNV-1a hashes them several times faster than SipHash. The keys come from the
+/// rules, never from a server, so nobody can craft colliding keys; sets keyed by server text
+/// (`SiblingContext::names`) keep the standard hasher.
+pub type WordSet = HashSet<String, std::hash::BuildHasherDefault<WordHasher>>;
+
+/// FNV-1a over the bytes written (see `WordSet`).
+#[derive(Debug, Clone, Copy)]
+pub struct WordHasher(u64);
+
+impl Default for WordHasher {
+    fn default() -> Self {
+        WordHasher(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl std::hash::Hasher for WordHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 /// The lexicon the name analysis needs, gathered from the rules at load time.
 #[derive(Debug, Default, Clone)]
 pub struct Lexicon {
     /// Every word some rule's `verb` condition lists.
-    pub verbs: HashSet<String>,
+    pub verbs: WordSet,
     /// Verbs that are also common nouns (`schedule`, `run`, `test`): when one comes first and a
     /// plain verb follows, the later verb is the action (`schedule_list` lists schedules).
-    pub dual: HashSet<String>,
+    pub dual: WordSet,
     /// Multi-word nouns whose words are never the action (`pull request`, `access key`).
     pub noun_phrases: Vec<Vec<String>>,
     /// Words that join two verbs into one compound action (`get_or_create`, `list_and_delete`).
-    pub conjunctions: HashSet<String>,
+    pub conjunctions: WordSet,
 }
 
 /// The action verbs found in a name, in order: the primary verb first, then any verbs joined to
@@ -265,7 +293,7 @@ mod tests {
     }
 
     fn lex() -> Lexicon {
-        let set = |xs: &[&str]| xs.iter().map(|s| s.to_string()).collect::<HashSet<_>>();
+        let set = |xs: &[&str]| xs.iter().map(|s| s.to_string()).collect::<WordSet>();
         Lexicon {
             verbs: set(&["get", "create", "list", "delete", "schedule", "run", "query", "pull"]),
             dual: set(&["schedule", "run", "query"]),

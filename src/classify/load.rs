@@ -497,7 +497,7 @@ pub fn load_sources(sources: Vec<(String, String)>) -> Result<RuleSet, RuleProbl
         unreachable!("missing tables or sets are reported as problems");
     };
     let lexicon = Lexicon {
-        verbs,
+        verbs: verbs.into_iter().collect(),
         dual: raw_lex.dual.into_iter().collect(),
         noun_phrases: raw_lex
             .noun_phrases

@@ -1,6 +1,6 @@
 //! The compiled, validated rule set. Built only by `load`; read by `engine` and `examples`.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 
 use regex::{Regex, RegexSet};
@@ -33,7 +33,7 @@ impl Stage {
 #[derive(Debug, Clone)]
 pub enum Cond {
     /// The name's action verb (or a verb joined to it) is one of these words.
-    Verb(HashSet<String>),
+    Verb(super::features::WordSet),
     /// Pattern `idx` of `field`'s regex set matches, at least `min` times (lines, for siblings).
     Re {
         field: Field,
