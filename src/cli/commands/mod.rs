@@ -3,6 +3,7 @@
 mod catalog;
 mod classify;
 mod eval;
+mod policy;
 mod rules;
 
 use std::path::Path;
@@ -24,6 +25,8 @@ pub(super) fn run(cli: Cli, io: &mut Io<'_>) -> Result<Status> {
         Command::Search(args) => catalog::search(args, io),
         Command::Reindex(args) => catalog::reindex(args, io),
         Command::Reclassify(args) => catalog::reclassify(args, io),
+        Command::Policy(args) => policy::run(args, io),
+        Command::Export(args) => policy::export(args, io),
     }
 }
 
