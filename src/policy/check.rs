@@ -56,10 +56,14 @@ fn json_path(doc: &Value, segments: &[String]) -> String {
 pub fn check_policylayer(doc: &Value) -> Vec<CheckProblem> {
     let mut out = Vec::new();
     for e in validator().iter_errors(doc) {
-        let segments: Vec<String> = e.instance_path().iter().map(|s| match s {
-            jsonschema::paths::LocationSegment::Property(p) => p.to_string(),
-            jsonschema::paths::LocationSegment::Index(i) => i.to_string(),
-        }).collect();
+        let segments: Vec<String> = e
+            .instance_path()
+            .iter()
+            .map(|s| match s {
+                jsonschema::paths::LocationSegment::Property(p) => p.to_string(),
+                jsonschema::paths::LocationSegment::Index(i) => i.to_string(),
+            })
+            .collect();
         out.push(CheckProblem { path: json_path(doc, &segments), message: e.to_string() });
     }
     // What a schema cannot say.

@@ -98,11 +98,15 @@ impl FileNamer {
     /// A file stem for this server, never handed out before.
     pub fn stem(&mut self, name: &str, identity: &str) -> String {
         let (slug, changed) = slug(name);
-        let mut stem = if changed { format!("{slug}-{}", short_hash(identity, 8)) } else { slug.clone() };
+        // The hash goes before the first dot, so `con.txt` becomes `con-1a2b3c4d.txt`: Windows
+        // reserves a device name whatever follows the dot.
+        let (head, tail) = slug.split_at(slug.find('.').unwrap_or(slug.len()));
+        let hashed = |len: usize| format!("{head}-{}{tail}", short_hash(identity, len));
+        let mut stem = if changed { hashed(8) } else { slug.clone() };
         let mut len = 8;
         while !self.used.insert(stem.clone()) {
             len = (len + 8).min(64);
-            stem = format!("{slug}-{}", short_hash(identity, len));
+            stem = hashed(len);
             if len == 64 && self.used.contains(&stem) {
                 let mut n = 2;
                 while self.used.contains(&format!("{stem}-{n}")) {

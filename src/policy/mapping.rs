@@ -271,7 +271,9 @@ pub fn load_source(file: &str, text: &str) -> Result<PolicyTable, PolicyProblems
         if !base {
             ctx.problem(
                 "policy.rule",
-                format!("no base rule for the category `{c}`: add one with `categories = [\"{c}\"]` and no tags or risk"),
+                format!(
+                    "no base rule for the category `{c}`: add one with `categories = [\"{c}\"]` and no tags or risk"
+                ),
             );
         }
     }

@@ -157,12 +157,9 @@ impl ToolFacts {
             .map(|(name, p)| {
                 let ty = match p.get("type") {
                     Some(serde_json::Value::String(s)) => s.clone(),
-                    Some(serde_json::Value::Array(list)) => list
-                        .iter()
-                        .filter_map(|v| v.as_str())
-                        .find(|t| *t != "null")
-                        .unwrap_or("any")
-                        .to_string(),
+                    Some(serde_json::Value::Array(list)) => {
+                        list.iter().filter_map(|v| v.as_str()).find(|t| *t != "null").unwrap_or("any").to_string()
+                    }
                     _ => "any".to_string(),
                 };
                 ParamFact { name, ty }

@@ -190,8 +190,10 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_refused() {
-        let e = Overrides::parse("[[override]]\nserver = \"s\"\ntool = \"t\"\naction = \"allow\"\nreason = \"r\"\nwhy = 1\n")
-            .unwrap_err();
+        let e = Overrides::parse(
+            "[[override]]\nserver = \"s\"\ntool = \"t\"\naction = \"allow\"\nreason = \"r\"\nwhy = 1\n",
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("why"), "{e}");
     }
 }

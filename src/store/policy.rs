@@ -75,7 +75,8 @@ impl Db {
     /// Every server, by name then identity.
     pub fn policy_servers(&self) -> rusqlite::Result<Vec<PolicyServerRow>> {
         let mut stmt = self.conn.prepare("SELECT id, name, identity FROM servers ORDER BY name, identity")?;
-        let rows = stmt.query_map([], |r| Ok(PolicyServerRow { id: r.get(0)?, name: r.get(1)?, identity: r.get(2)? }))?;
+        let rows =
+            stmt.query_map([], |r| Ok(PolicyServerRow { id: r.get(0)?, name: r.get(1)?, identity: r.get(2)? }))?;
         rows.collect()
     }
 

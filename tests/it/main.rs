@@ -8,6 +8,7 @@ mod classify;
 mod eval;
 mod input;
 mod launch;
+mod policy;
 mod rules;
 mod snapshots;
 mod util;

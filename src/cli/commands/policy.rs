@@ -33,15 +33,17 @@ fn load_table(dir: Option<&Path>) -> Result<PolicyTable> {
     match dir {
         Some(dir) => policy::load_dir(dir)
             .map_err(|p| anyhow::Error::new(p).context(format!("cannot load the policy table in {}", dir.display()))),
-        None => policy::load_default()
-            .map_err(|p| anyhow::Error::new(p).context("the built-in policy table is broken (a bug: please report it)")),
+        None => policy::load_default().map_err(|p| {
+            anyhow::Error::new(p).context("the built-in policy table is broken (a bug: please report it)")
+        }),
     }
 }
 
 /// The overrides file, or none. `Ok(None)` after printing the problems means: unusable input.
 fn load_overrides(path: Option<&Path>, io: &mut Io<'_>) -> Result<Option<Overrides>> {
     let Some(path) = path else { return Ok(Some(Overrides::default())) };
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read the overrides {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read the overrides {}", path.display()))?;
     match Overrides::parse(&text) {
         Ok(o) => Ok(Some(o)),
         Err(problems) => {
@@ -94,7 +96,11 @@ fn table_text(p: &ServerPolicy) -> String {
     use std::fmt::Write;
     let mut o = String::new();
     let _ = writeln!(o, "{} ({})  policy table {}", p.server, p.identity, p.provenance.policy_version);
-    let _ = writeln!(o, "{:<8} {:<11} {:<9} {:<8} {:>4}  {:<40} RULE", "ACTION", "LIMIT", "CATEGORY", "RISK", "CONF", "TOOL");
+    let _ = writeln!(
+        o,
+        "{:<8} {:<11} {:<9} {:<8} {:>4}  {:<40} RULE",
+        "ACTION", "LIMIT", "CATEGORY", "RISK", "CONF", "TOOL"
+    );
     for t in &p.tools {
         let limit = t.limit.map(|l| format!("{}/{}", l.max, l.window.as_str())).unwrap_or_default();
         let name: String = t.tool.chars().map(|c| if c.is_control() { '\u{fffd}' } else { c }).collect();
@@ -325,7 +331,8 @@ pub(super) fn export(args: ExportArgs, io: &mut Io<'_>) -> Result<Status> {
         writeln!(io.err, "error: export writes files: pick policylayer, claude-code, intercept, codex or json")?;
         return Ok(Status::Error);
     }
-    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create the directory {}", args.out.display()))?;
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("cannot create the directory {}", args.out.display()))?;
     let generation = db.generation().context("cannot read the catalog")?;
     let (suffix, format_name) = match target(args.format) {
         Some(t) => (t.suffix(), t.as_str()),
@@ -374,7 +381,11 @@ pub(super) fn export(args: ExportArgs, io: &mut Io<'_>) -> Result<Status> {
         args.out.display()
     )?;
     if !report.skipped.is_empty() {
-        writeln!(io.err, "note: {} server(s) without current tools have no file (listed in {MANIFEST})", report.skipped.len())?;
+        writeln!(
+            io.err,
+            "note: {} server(s) without current tools have no file (listed in {MANIFEST})",
+            report.skipped.len()
+        )?;
     }
     Ok(Status::Success)
 }

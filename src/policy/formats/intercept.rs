@@ -65,11 +65,19 @@ pub fn intercept(p: &ServerPolicy) -> String {
             let _ = writeln!(o, "  - {}", quote(h));
         }
     }
-    let _ = writeln!(o, "tools:");
+    let mut entries = 0;
+    let head = o;
+    let mut o = String::new();
     for t in &p.tools {
         if t.action == Action::Hide {
             continue;
         }
+        if t.tool == "*" {
+            // Intercept reads `*` as every tool; under `default: deny` leaving it out denies it.
+            let _ = writeln!(o, "  # a tool named \"*\" is left out (denied): Intercept reads `*` as every tool");
+            continue;
+        }
+        entries += 1;
         let _ = writeln!(o, "  {}:", quote(&t.tool));
         let mut rules = String::new();
         match t.action {
@@ -118,9 +126,9 @@ pub fn intercept(p: &ServerPolicy) -> String {
         let _ = writeln!(o, "      - name: \"all-tools-limit\"");
         let _ = writeln!(o, "        rate_limit: {}", rate(l));
     }
-    if p.tools.iter().all(|t| t.action == Action::Hide) && p.all_tools_limit.is_none() {
-        // `tools:` must be a map even when every tool is hidden.
-        o = o.replacen("tools:\n", "tools: {}\n", 1);
+    if entries == 0 && p.all_tools_limit.is_none() {
+        // `tools` must be a map even when every tool is hidden.
+        return format!("{head}tools: {{}}\n{o}");
     }
-    o
+    format!("{head}tools:\n{o}")
 }
