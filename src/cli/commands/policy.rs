@@ -254,7 +254,11 @@ fn tool_page(
         PolicyFormat::Json => pretty(&ToolPolicyJson::new(&p.tools[0]))?,
         PolicyFormat::Table => {
             let t = &p.tools[0];
-            let mut s = format!("{} on {}\n", t.tool, p.server);
+            let mut s = if p.identity.is_empty() {
+                format!("{} (not in the catalog: classified by its name alone)\n", t.tool)
+            } else {
+                format!("{} on {}\n", t.tool, p.server)
+            };
             s.push_str(&format!("  action      {}", t.action));
             if let Some(l) = t.limit {
                 s.push_str(&format!(" (at most {} per {})", l.max, l.window.as_str()));
