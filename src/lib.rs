@@ -12,6 +12,7 @@ pub mod input;
 pub mod launch;
 pub mod mcp;
 pub mod model;
+pub mod policy;
 pub mod quality;
 pub mod report;
 pub mod sources;

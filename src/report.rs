@@ -397,3 +397,188 @@ pub struct CrawlTargetJson<'a> {
     /// The URL, the package (`npm:name@version`), the command, or why it cannot be crawled.
     pub detail: String,
 }
+
+/// A rate limit in the policy reports.
+#[derive(Debug, Serialize, PartialEq)]
+pub struct PolicyLimitJson {
+    pub window: &'static str,
+    pub max: u32,
+}
+
+impl From<crate::policy::Limit> for PolicyLimitJson {
+    fn from(l: crate::policy::Limit) -> Self {
+        PolicyLimitJson { window: l.window.as_str(), max: l.max }
+    }
+}
+
+/// One argument-level suggestion.
+#[derive(Debug, Serialize, PartialEq)]
+pub struct PolicyArgJson<'a> {
+    pub rule: &'a str,
+    pub param: &'a str,
+    /// `cap`, `require` or `allow_list`.
+    pub kind: &'static str,
+    /// The cap (a number) or the allow-list's placeholders; absent for `require`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<serde_json::Value>,
+    pub on_deny: &'a str,
+}
+
+/// One tool's recommended rule (`catalog policy --tool NAME --format json`, and each entry of a
+/// server's policy: the two are built from the same `ToolRule`).
+#[derive(Debug, Serialize, PartialEq)]
+pub struct ToolPolicyJson<'a> {
+    pub tool: &'a str,
+    pub category: &'static str,
+    pub risk: &'static str,
+    pub confidence: f64,
+    /// allow, limit, approve, hide or deny.
+    pub action: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<PolicyLimitJson>,
+    /// The policy-table rule id, or `override`.
+    pub rule: &'a str,
+    pub why: String,
+    /// The classification was below the table's confidence threshold, so the action is one step
+    /// stricter than the rule's.
+    pub low_confidence: bool,
+    /// What the table said, when an override changed it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub table_action: Option<&'static str>,
+    /// Only those that apply: none for a hidden or denied tool.
+    pub args: Vec<PolicyArgJson<'a>>,
+}
+
+impl<'a> ToolPolicyJson<'a> {
+    pub fn new(t: &'a crate::policy::ToolRule) -> Self {
+        use crate::policy::{ArgKind, Source};
+        let (low_confidence, table_action) = match &t.source {
+            Source::Table { low_confidence, .. } => (*low_confidence, None),
+            Source::Override { table_action, .. } => (false, Some(table_action.as_str())),
+        };
+        ToolPolicyJson {
+            tool: &t.tool,
+            category: t.category.as_str(),
+            risk: t.risk.as_str(),
+            confidence: t.confidence,
+            action: t.action.as_str(),
+            limit: t.limit.map(PolicyLimitJson::from),
+            rule: t.rule_id(),
+            why: t.why(),
+            low_confidence,
+            table_action,
+            args: t
+                .effective_args()
+                .iter()
+                .map(|a| PolicyArgJson {
+                    rule: &a.id,
+                    param: &a.param,
+                    kind: a.kind.as_str(),
+                    value: match &a.kind {
+                        ArgKind::Cap(v) => Some(crate::policy::formats::json_number(*v)),
+                        ArgKind::AllowList(list) => Some(serde_json::json!(list)),
+                        ArgKind::Require => None,
+                    },
+                    on_deny: &a.on_deny,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// An override that changed no tool.
+#[derive(Debug, Serialize, PartialEq)]
+pub struct OverrideJson<'a> {
+    pub server: &'a str,
+    pub tool: &'a str,
+    pub action: &'static str,
+    pub reason: &'a str,
+}
+
+impl<'a> OverrideJson<'a> {
+    pub fn new(o: &'a crate::policy::Override) -> Self {
+        OverrideJson { server: &o.server, tool: &o.tool, action: o.action.as_str(), reason: &o.reason }
+    }
+}
+
+/// `catalog policy SERVER --format json`.
+#[derive(Debug, Serialize)]
+pub struct ServerPolicyJson<'a> {
+    pub schema_version: u32,
+    pub server: &'a str,
+    pub identity: &'a str,
+    pub catalog_version: &'a str,
+    pub policy_version: &'a str,
+    pub rules_versions: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub all_tools_limit: Option<PolicyLimitJson>,
+    /// Tools per action.
+    pub actions: BTreeMap<&'static str, usize>,
+    pub tools: Vec<ToolPolicyJson<'a>>,
+    pub unmatched_overrides: Vec<OverrideJson<'a>>,
+}
+
+impl<'a> ServerPolicyJson<'a> {
+    pub fn new(p: &'a crate::policy::ServerPolicy, unmatched: Vec<OverrideJson<'a>>) -> Self {
+        let counts = p.counts();
+        ServerPolicyJson {
+            schema_version: SCHEMA_VERSION,
+            server: &p.server,
+            identity: &p.identity,
+            catalog_version: &p.provenance.catalog_version,
+            policy_version: &p.provenance.policy_version,
+            rules_versions: &p.provenance.rules_versions,
+            all_tools_limit: p.all_tools_limit.map(PolicyLimitJson::from),
+            actions: crate::policy::Action::ALL.iter().map(|a| (a.as_str(), counts[*a as usize])).collect(),
+            tools: p.tools.iter().map(ToolPolicyJson::new).collect(),
+            unmatched_overrides: unmatched,
+        }
+    }
+}
+
+/// One problem `catalog policy --check` found.
+#[derive(Debug, Serialize)]
+pub struct CheckProblemJson<'a> {
+    /// A JSON path such as `$.tools["write_file"].limits[0].max`.
+    pub path: &'a str,
+    pub message: &'a str,
+}
+
+/// `catalog policy --check FILE --format json`.
+#[derive(Debug, Serialize)]
+pub struct PolicyCheckJson<'a> {
+    pub schema_version: u32,
+    pub file: String,
+    pub valid: bool,
+    pub problems: Vec<CheckProblemJson<'a>>,
+}
+
+/// One file of an export.
+#[derive(Debug, Serialize)]
+pub struct ExportFileJson<'a> {
+    pub server: &'a str,
+    pub identity: &'a str,
+    pub file: &'a str,
+    pub tools: usize,
+    pub actions: BTreeMap<&'static str, usize>,
+    pub overridden: usize,
+    pub rules_versions: &'a [String],
+}
+
+/// `catalog export`: the `index.json` written beside the policies (and printed with `--format json`).
+#[derive(Debug, Serialize)]
+pub struct ExportJson<'a> {
+    pub schema_version: u32,
+    /// The format of the files.
+    pub format: &'static str,
+    pub catalog_version: &'static str,
+    /// The catalog database's generation when it was read (bumped by every write).
+    pub catalog_generation: i64,
+    pub policy_version: &'a str,
+    pub servers: usize,
+    pub tools: usize,
+    pub files: Vec<ExportFileJson<'a>>,
+    /// Identities of servers without current tools (no file).
+    pub skipped: &'a [String],
+    pub unmatched_overrides: Vec<OverrideJson<'a>>,
+}

@@ -334,6 +334,8 @@ pub fn load_dir(dir: &Path) -> Result<RuleSet, RuleProblems> {
     let mut paths: Vec<_> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        // The policy table lives beside the rules but is not a classifier rule file.
+        .filter(|p| p.file_name().is_none_or(|n| n != "policy.toml"))
         .collect();
     paths.sort();
     for path in paths {

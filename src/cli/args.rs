@@ -35,6 +35,10 @@ pub enum Command {
     Reclassify(ReclassifyArgs),
     /// List servers' tools (the seed list, the MCP Registry, config files, packages, URLs) into the catalog
     Crawl(Box<CrawlArgs>),
+    /// A recommended gateway policy for a server or one tool; or check a PolicyLayer policy.json
+    Policy(PolicyArgs),
+    /// Write a recommended policy for every server in the catalog, one file per server
+    Export(ExportArgs),
 }
 
 #[derive(Debug, Args)]
@@ -285,6 +289,70 @@ pub enum RulesCommand {
         #[arg(long, short, value_enum, default_value = "table")]
         format: Format,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct PolicyArgs {
+    /// A server's name or identity
+    #[arg(required_unless_present_any = ["tool", "check"], conflicts_with_all = ["tool", "check"])]
+    pub server: Option<String>,
+    /// One tool's rule, as on a tool page (from the catalog, else classified by its name)
+    #[arg(long, value_name = "NAME", conflicts_with = "check")]
+    pub tool: Option<String>,
+    /// With --tool: the server it belongs to
+    #[arg(long = "server", id = "tool_server", value_name = "SERVER", requires = "tool")]
+    pub tool_server: Option<String>,
+    /// Validate a PolicyLayer policy.json and list every problem with its JSON path (exit 1 if any)
+    #[arg(long, value_name = "FILE")]
+    pub check: Option<PathBuf>,
+    /// policylayer (default for a server), claude-code, intercept, codex, json, or table (default for --tool)
+    #[arg(long, short, value_enum)]
+    pub format: Option<PolicyFormat>,
+    /// Write the policy to this file instead of stdout
+    #[arg(long, short, value_name = "FILE", conflicts_with = "check")]
+    pub out: Option<PathBuf>,
+    /// Overrides applied on top of the table: a TOML file of [[override]] server, tool, action, reason
+    #[arg(long, value_name = "FILE", conflicts_with = "check")]
+    pub overrides: Option<PathBuf>,
+    /// The server's name in your Claude Code or Codex configuration (default: its catalog name)
+    #[arg(long = "as", value_name = "NAME")]
+    pub client_name: Option<String>,
+    #[command(flatten)]
+    pub db: DbOption,
+    #[command(flatten)]
+    pub rules: RulesOption,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The directory to write into (created if missing; files of the same names are replaced)
+    #[arg(long, short, value_name = "DIR")]
+    pub out: PathBuf,
+    #[arg(long, short, value_enum, default_value = "policylayer")]
+    pub format: PolicyFormat,
+    /// Overrides applied on top of the table: a TOML file of [[override]] server, tool, action, reason
+    #[arg(long, value_name = "FILE")]
+    pub overrides: Option<PathBuf>,
+    #[command(flatten)]
+    pub db: DbOption,
+    #[command(flatten)]
+    pub rules: RulesOption,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PolicyFormat {
+    /// PolicyLayer's hosted policy.json v1
+    Policylayer,
+    /// A Claude Code settings fragment (permissions.allow/ask/deny)
+    ClaudeCode,
+    /// Intercept's YAML policy
+    Intercept,
+    /// Codex config.toml disabled_tools
+    Codex,
+    /// catalog's own JSON: each tool's action, rule, reason and argument suggestions
+    Json,
+    /// Aligned columns for people
+    Table,
 }
 
 fn parse_risk(s: &str) -> Result<Risk, String> {

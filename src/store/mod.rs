@@ -15,3 +15,5 @@ pub use catalog::{
 pub use crawl::Unlisted;
 pub use db::{default_path, Db, OpenError};
 pub use index::{index_dir, Hit, IndexError, IndexRow, SearchIndex, SearchQuery};
+mod policy;
+pub use policy::{PolicyServerRow, PolicyToolRow};

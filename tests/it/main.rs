@@ -10,6 +10,7 @@ mod eval;
 mod input;
 mod launch;
 mod mcp;
+mod policy;
 mod rules;
 mod snapshots;
 mod sources;

@@ -4,6 +4,7 @@ mod catalog;
 mod classify;
 mod crawl;
 mod eval;
+mod policy;
 mod rules;
 
 use std::path::Path;
@@ -26,6 +27,8 @@ pub(super) fn run(cli: Cli, io: &mut Io<'_>) -> Result<Status> {
         Command::Reindex(args) => catalog::reindex(args, io),
         Command::Reclassify(args) => catalog::reclassify(args, io),
         Command::Crawl(args) => crawl::run(*args, io),
+        Command::Policy(args) => policy::run(args, io),
+        Command::Export(args) => policy::export(args, io),
     }
 }
 
