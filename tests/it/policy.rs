@@ -169,8 +169,8 @@ fn every_format_says_the_same_thing_as_the_table() {
         // Claude Code: allow / ask / deny.
         let cc: Value = serde_json::from_str(&policy(&db, server, "claude-code")).unwrap();
         let count = |k: &str| cc["permissions"][k].as_array().unwrap().len();
-        assert_eq!(count("allow"), by_action(&["allow", "limit"]).len());
-        assert_eq!(count("ask"), by_action(&["approve"]).len());
+        assert_eq!(count("allow"), by_action(&["allow"]).len());
+        assert_eq!(count("ask"), by_action(&["limit", "approve"]).len());
         assert_eq!(count("deny"), by_action(&["hide", "deny"]).len());
         for name in cc["permissions"]["allow"].as_array().unwrap() {
             let name = name.as_str().unwrap();

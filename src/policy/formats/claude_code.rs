@@ -36,8 +36,9 @@ pub fn claude_code(p: &ServerPolicy, server: &str) -> String {
     for t in &p.tools {
         let name = mcp_name(server, &t.tool);
         match t.action {
-            Action::Allow | Action::Limit => perms.allow.push(name),
-            Action::Approve => perms.ask.push(name),
+            Action::Allow => perms.allow.push(name),
+            // Claude Code cannot cap a rate: a capped tool is asked for, never waved through.
+            Action::Limit | Action::Approve => perms.ask.push(name),
             Action::Hide | Action::Deny => perms.deny.push(name),
         }
     }
