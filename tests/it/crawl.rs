@@ -208,3 +208,112 @@ fn registry_urls_on_private_addresses_are_refused() {
     listener.set_nonblocking(true).unwrap();
     assert!(listener.accept().is_err(), "the crawler connected to a private address");
 }
+
+/// A registry on loopback serving `/v0.1/servers` in three pages (current format), recording
+/// every query string it was asked.
+struct FakeRegistry {
+    url: String,
+    queries: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl FakeRegistry {
+    fn start(pages: Vec<Value>) -> FakeRegistry {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let queries = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = std::sync::Arc::clone(&queries);
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut request = String::new();
+                if reader.read_line(&mut request).is_err() {
+                    continue;
+                }
+                let mut line = String::new();
+                while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                    line.clear();
+                }
+                let target = request.split_whitespace().nth(1).unwrap_or("/").to_string();
+                let query = target.split_once('?').map(|(_, q)| q.to_string()).unwrap_or_default();
+                seen.lock().unwrap().push(query.clone());
+                let incremental = query.contains("updated_since");
+                let page = if incremental {
+                    0
+                } else {
+                    query.split('&').find_map(|kv| kv.strip_prefix("cursor=")).map_or(0, |c| c.parse().unwrap_or(0))
+                };
+                let body = if incremental {
+                    serde_json::json!({"servers": [], "metadata": {"count": 0}})
+                } else {
+                    pages[page].clone()
+                }
+                .to_string();
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        FakeRegistry { url, queries }
+    }
+}
+
+fn registry_page(server: Value, updated: &str, next: Option<&str>) -> Value {
+    let meta = serde_json::json!({"io.modelcontextprotocol.registry/official": {
+        "status": "active", "publishedAt": updated, "updatedAt": updated, "isLatest": true
+    }});
+    let mut metadata = serde_json::json!({"count": 1});
+    if let Some(n) = next {
+        metadata["nextCursor"] = Value::String(n.into());
+    }
+    serde_json::json!({"servers": [{"server": server, "_meta": meta}], "metadata": metadata})
+}
+
+#[test]
+fn the_registry_is_paged_crawled_and_synced_incrementally() {
+    if std::env::var("CATALOG_SKIP_NETWORK_TESTS").is_ok_and(|v| v == "1") || server_everything().is_none() {
+        return;
+    }
+    let everything = serde_json::json!({
+        "name": "io.github.modelcontextprotocol/server-everything",
+        "description": "The reference test server",
+        "version": "2026.8.31",
+        "packages": [{"registryType": "npm", "identifier": "@modelcontextprotocol/server-everything",
+                      "version": "2026.8.31", "transport": {"type": "stdio"}}]
+    });
+    let tenant = serde_json::json!({
+        "name": "io.example/tenant",
+        "description": "one URL per customer",
+        "version": "1.0.0",
+        "remotes": [{"type": "streamable-http", "url": "https://{tenant_id}.example.com/mcp"}]
+    });
+    let image = serde_json::json!({
+        "name": "io.example/image",
+        "description": "a container only",
+        "version": "2.0.0",
+        "packages": [{"registryType": "oci", "identifier": "docker.io/example/image:2.0.0", "transport": {"type": "stdio"}}]
+    });
+    let registry = FakeRegistry::start(vec![
+        registry_page(everything, "2026-11-01T10:00:00Z", Some("1")),
+        registry_page(tenant, "2026-11-02T10:00:00Z", Some("2")),
+        registry_page(image, "2026-11-03T10:00:00.5Z", None),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("c.db").to_string_lossy().into_owned();
+    let report = crawl(&db, &["--registry", &registry.url]).expect(Status::Success).json();
+    assert_eq!(report["servers_listed"], 3, "{report:#}");
+    assert_eq!(report["outcomes"]["ok"], 1, "{report:#}");
+    assert_eq!(report["outcomes"]["needs_config"], 1, "{report:#}");
+    assert_eq!(report["outcomes"]["unsupported"], 1, "{report:#}");
+    assert!(server(&report, "server-everything")["tools"].as_u64().unwrap() >= 10);
+    assert_eq!(registry.queries.lock().unwrap().len(), 3);
+
+    // The next run asks only for what changed since the newest entry seen.
+    let again = crawl(&db, &["--registry", &registry.url]);
+    assert_eq!(again.status, Status::Success, "{}", again.stderr);
+    let queries = registry.queries.lock().unwrap().clone();
+    assert!(queries[3].contains("updated_since=2026-11-03T10%3A00%3A00.5Z"), "{queries:?}");
+}
