@@ -47,7 +47,8 @@ pub fn main() -> ExitCode {
     let stderr = io::stderr();
     let out_is_terminal = stdout.is_terminal();
     let mut out = io::BufWriter::with_capacity(1 << 16, stdout.lock());
-    let mut err = stderr.lock();
+    // Not locked for the whole run: the progress display (another thread) writes to stderr too.
+    let mut err = stderr;
     let args: Vec<String> = std::env::args().collect();
     let mut io = Io { out: &mut out, err: &mut err, out_is_terminal };
     let status = run_with_args(&args, &mut io);
