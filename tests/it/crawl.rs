@@ -317,3 +317,47 @@ fn the_registry_is_paged_crawled_and_synced_incrementally() {
     let queries = registry.queries.lock().unwrap().clone();
     assert!(queries[3].contains("updated_since=2026-11-03T10%3A00%3A00.5Z"), "{queries:?}");
 }
+
+#[test]
+fn progress_on_a_terminal_draws_and_finishes() {
+    // `script` (util-linux) gives the real binary a pseudo-terminal, so the progress display is
+    // drawn from its own thread while the crawl writes to stderr: it once deadlocked here.
+    let Some(index) = server_everything() else { return };
+    let Ok(script) = which("script") else {
+        assert!(std::env::var_os("CI").is_none(), "`script` (util-linux) is needed on CI");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("c.db");
+    let bin = env!("CARGO_BIN_EXE_catalog");
+    let inner = format!(
+        "{} crawl --db {} --stdio {}",
+        shlex::try_quote(bin).unwrap(),
+        shlex::try_quote(db.to_str().unwrap()).unwrap(),
+        shlex::try_quote(&format!("{} {} stdio", node(), index.display())).unwrap()
+    );
+    let mut child = std::process::Command::new(script)
+        .args(["-qec", &inner, "/dev/null"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("catalog crawl on a terminal did not finish in 60 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("1 server(s) in") && text.contains("1 ok"), "{text}");
+}
+
+fn which(program: &str) -> Result<PathBuf, ()> {
+    let path = std::env::var_os("PATH").ok_or(())?;
+    std::env::split_paths(&path).map(|d| d.join(program)).find(|p| p.is_file()).ok_or(())
+}
