@@ -380,7 +380,8 @@ fn push_step(steps: &mut Vec<ConfidenceStep>, conf: &mut f64, delta: f64, why: S
 
 fn clip(s: &str) -> String {
     let s = s.trim();
-    if s.chars().count() <= EVIDENCE_CHARS {
+    // Bytes are never fewer than characters: short evidence is returned without counting.
+    if s.len() <= EVIDENCE_CHARS || s.chars().count() <= EVIDENCE_CHARS {
         return s.to_string();
     }
     let mut out: String = s.chars().take(EVIDENCE_CHARS).collect();
@@ -426,11 +427,19 @@ fn summarize(
         Category::Delete => "deletes or overwrites data, which may not be reversible",
         Category::Financial => "moves money or changes billing",
     };
-    let mut s = format!("`{name}` {what}");
-    if !tags.is_empty() {
-        s.push_str(&format!(" ({})", tags.join(", ")));
+    use std::fmt::Write as _;
+    let mut s = String::with_capacity(name.len() + 160);
+    let _ = write!(s, "`{name}` {what}");
+    if let Some((first, rest)) = tags.split_first() {
+        s.push_str(" (");
+        s.push_str(first);
+        for t in rest {
+            s.push_str(", ");
+            s.push_str(t);
+        }
+        s.push(')');
     }
-    s.push_str(&format!("; {risk} risk. "));
+    let _ = write!(s, "; {risk} risk. ");
     s.push_str(match risk {
         Risk::Low => "It needs no policy beyond logging.",
         Risk::Medium => "It needs a policy: rate-limit it.",
@@ -438,10 +447,10 @@ fn summarize(
         Risk::Critical => "It needs a policy: deny it by default, or require approval for each call.",
     });
     if confidence < 0.6 {
-        s.push_str(&format!(" Confidence is low ({confidence:.2}): review it by hand."));
+        let _ = write!(s, " Confidence is low ({confidence:.2}): review it by hand.");
     }
     if let Some(worst) = findings.first() {
-        s.push_str(&format!(" Its definition has {} finding(s), the worst: {}.", findings.len(), worst.message));
+        let _ = write!(s, " Its definition has {} finding(s), the worst: {}.", findings.len(), worst.message);
     }
     s
 }

@@ -56,6 +56,8 @@ pub fn push_words(out: &mut String, name: &str, sep: char) {
 
 /// `push_words` for ASCII names (nearly all of them), byte by byte.
 fn push_ascii_words(out: &mut String, name: &[u8], sep: char) {
+    // At most one separator per character: one reservation, no regrowth.
+    out.reserve(name.len() * 2);
     let start = out.len();
     let mut in_word = false;
     for (i, &c) in name.iter().enumerate() {
@@ -184,9 +186,10 @@ impl<'t> Features<'t> {
         push_words(&mut name, &tool.name, ' ');
         let words: Vec<&str> = name.split(' ').filter(|w| !w.is_empty()).collect();
         let verbs = find_verbs(&words, lex);
-        let mut params = String::new();
+        let params_in = tool.input_schema.as_ref().map_or(&[][..], |s| &s.params[..]);
+        let mut params = String::with_capacity(params_in.iter().map(|p| p.name.len() * 2 + p.ty.len() + 2).sum());
         let mut enums = String::new();
-        for param in tool.input_schema.iter().flat_map(|s| &s.params) {
+        for param in params_in {
             let line_start = params.len();
             push_words(&mut params, &param.name, '_');
             let name_end = params.len();
