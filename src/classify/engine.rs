@@ -96,7 +96,7 @@ impl RuleSet {
 
     fn decide(&self, m: &Matched<'_>) -> Verdict {
         // Stage 1: signal rules vote.
-        let mut fired: Vec<&Rule> = Vec::new();
+        let mut fired: Vec<&Rule> = Vec::with_capacity(32);
         let empty = State { category: Category::Write, tags: BTreeSet::new(), voted: false };
         for rule in self.rules.iter().filter(|r| r.stage == Stage::Signal) {
             if self.eval(&rule.cond, m, &empty) {
@@ -119,7 +119,7 @@ impl RuleSet {
         let winner =
             best.iter().max_by(|a, b| a.1 .0.total_cmp(&b.1 .0).then(a.0.cmp(&b.0))).map(|(c, (w, r))| (*c, *w, *r));
 
-        let mut steps = Vec::new();
+        let mut steps = Vec::with_capacity(8);
         let mut conf;
         let mut state = State { category: Category::Write, tags: BTreeSet::new(), voted: false };
         match winner {
@@ -167,7 +167,7 @@ impl RuleSet {
 
         // Stage 2: verdict rules, in order, see the category and the tags.
         state.voted = winner.is_some();
-        let mut verdict_fired: Vec<&Rule> = Vec::new();
+        let mut verdict_fired: Vec<&Rule> = Vec::with_capacity(8);
         let later = self.rules.iter().filter(|r| r.stage == Stage::Verdict);
         let last = self.rules.iter().filter(|r| r.stage == Stage::Finding);
         for rule in later.chain(last) {
@@ -232,7 +232,7 @@ impl RuleSet {
         let mut reasons = Vec::with_capacity(fired.len() + verdict_fired.len());
         let mut findings = Vec::new();
         for rule in all_fired() {
-            let mut evidence = Vec::new();
+            let mut evidence = Vec::with_capacity(2);
             self.evidence(&rule.cond, m, &mut evidence);
             if let Some(sev) = rule.effect.finding {
                 findings.push(Finding {

@@ -184,7 +184,8 @@ impl<'t> Features<'t> {
     pub fn new(tool: &'t ToolInput, lex: &Lexicon) -> Features<'t> {
         let mut name = String::with_capacity(tool.name.len() + 4);
         push_words(&mut name, &tool.name, ' ');
-        let words: Vec<&str> = name.split(' ').filter(|w| !w.is_empty()).collect();
+        let mut words: Vec<&str> = Vec::with_capacity(8);
+        words.extend(name.split(' ').filter(|w| !w.is_empty()));
         let verbs = find_verbs(&words, lex);
         let params_in = tool.input_schema.as_ref().map_or(&[][..], |s| &s.params[..]);
         let mut params = String::with_capacity(params_in.iter().map(|p| p.name.len() * 2 + p.ty.len() + 2).sum());
