@@ -19,7 +19,7 @@ pub const POLICY_FILE: &str = "policy.toml";
 pub const POLICY_TOML: &str = include_str!("../../rules/policy.toml");
 
 /// The tags a rule may name (the classifier's `[tables.tags]`, checked against it by a test).
-const KNOWN_TAGS: &[&str] = &[
+pub(super) const KNOWN_TAGS: &[&str] = &[
     "bulk",
     "code-execution",
     "credentials",

@@ -458,23 +458,7 @@ mod tests {
     #[test]
     fn the_table_never_lets_dangerous_categories_through_and_is_monotonic() {
         let table = load_default().expect("the built-in policy table loads");
-        let tags = [
-            "bulk",
-            "code-execution",
-            "credentials",
-            "database",
-            "filesystem",
-            "irreversible",
-            "messaging",
-            "network",
-            "payments",
-            "permissions",
-            "pii",
-            "private-data",
-            "public-sink",
-            "tool-poisoning",
-            "untrusted-content",
-        ];
+        let tags = mapping::KNOWN_TAGS;
         for c in Category::ALL {
             for r in Risk::ALL {
                 for conf in [0.05, 0.59, 0.6, 0.99] {
