@@ -12,13 +12,13 @@ use std::time::Duration;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, CONTENT_TYPE, WWW_AUTHENTICATE};
 use reqwest::{redirect, Client, Response, StatusCode};
 use serde_json::Value;
-use tokio::time::{timeout, timeout_at, Instant};
+use tokio::time::{timeout, Instant};
 use url::Url;
 
 use super::guard::{self, Refused};
 use super::jsonrpc::{self, excerpt, Message, Reply};
 use super::sse;
-use super::{AddressGuard, Error, Phase, MODERN_VERSION};
+use super::{within, AddressGuard, Error, Phase, MODERN_VERSION};
 
 const ACCEPT_BOTH: &str = "application/json, text/event-stream";
 const SESSION_HEADER: &str = "mcp-session-id";
@@ -134,10 +134,7 @@ impl StreamableConn {
         if method == "initialize" {
             self.init_params = params.cloned();
         }
-        match timeout_at(until, self.request_inner(method, params)).await {
-            Ok(result) => result,
-            Err(_) => Err(Error::Timeout { phase }),
-        }
+        within(until, phase, self.request_inner(method, params)).await
     }
 
     async fn request_inner(&mut self, method: &str, params: Option<&Value>) -> Result<Reply, Error> {
@@ -185,10 +182,7 @@ impl StreamableConn {
         phase: Phase,
     ) -> Result<(), Error> {
         let body = jsonrpc::notification(method, params);
-        match timeout_at(until, self.post(&body, method, None)).await {
-            Ok(result) => result.map(drop),
-            Err(_) => Err(Error::Timeout { phase }),
-        }
+        within(until, phase, self.post(&body, method, None)).await.map(drop)
     }
 
     fn post_request(&self, body: String, method: &str) -> reqwest::RequestBuilder {
@@ -330,10 +324,7 @@ impl SseConn {
             }
             Err(Error::Protocol("the event stream ended before its endpoint event".to_string()))
         };
-        let (post_url, stream) = match timeout_at(until, connect).await {
-            Ok(result) => result?,
-            Err(_) => return Err(Error::Timeout { phase }),
-        };
+        let (post_url, stream) = within(until, phase, connect).await?;
         Ok(SseConn { client, post_url, headers, stream, next_id: 1, max_message })
     }
 
@@ -348,10 +339,7 @@ impl SseConn {
         let id = self.next_id;
         self.next_id += 1;
         let body = jsonrpc::request(id, method, params);
-        match timeout_at(until, self.exchange(body, id.to_string(), method)).await {
-            Ok(result) => result,
-            Err(_) => Err(Error::Timeout { phase }),
-        }
+        within(until, phase, self.exchange(body, id.to_string(), method)).await
     }
 
     async fn exchange(&mut self, body: String, key: String, method: &str) -> Result<Reply, Error> {
@@ -390,10 +378,7 @@ impl SseConn {
         phase: Phase,
     ) -> Result<(), Error> {
         let body = jsonrpc::notification(method, params);
-        match timeout_at(until, self.post(body)).await {
-            Ok(result) => result.map(drop),
-            Err(_) => Err(Error::Timeout { phase }),
-        }
+        within(until, phase, self.post(body)).await.map(drop)
     }
 
     async fn post(&self, body: String) -> Result<Response, Error> {

@@ -231,6 +231,15 @@ impl Error {
     }
 }
 
+/// Runs `fut` until `until`; running out of time is `Error::Timeout` in `phase`.
+pub(crate) async fn within<T>(
+    until: Instant,
+    phase: Phase,
+    fut: impl std::future::Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
+    timeout_at(until, fut).await.unwrap_or(Err(Error::Timeout { phase }))
+}
+
 /// The async half of the address guard for `Endpoint` URLs: `check_url`, then every address the
 /// host resolves to. The error is `refused_address`.
 pub async fn check_url_resolved(url: &Url) -> Result<(), Error> {

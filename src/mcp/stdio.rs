@@ -15,10 +15,10 @@ use serde_json::Value;
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 use tokio::task::JoinHandle;
-use tokio::time::{timeout, timeout_at, Instant};
+use tokio::time::{timeout, Instant};
 
 use super::jsonrpc::{self, Message, Reply};
-use super::{Error, Phase, StdioCommand};
+use super::{within, Error, Phase, StdioCommand};
 
 /// How long a dead server gets to report its exit status before we give up waiting for it.
 const EXIT_WAIT: Duration = Duration::from_millis(1000);
@@ -97,10 +97,7 @@ impl StdioConn {
         self.next_id += 1;
         let line = jsonrpc::request(id, method, params);
         let key = id.to_string();
-        match timeout_at(until, self.exchange(line, key)).await {
-            Ok(result) => result,
-            Err(_) => Err(Error::Timeout { phase }),
-        }
+        within(until, phase, self.exchange(line, key)).await
     }
 
     /// Sends a notification.
@@ -112,10 +109,7 @@ impl StdioConn {
         phase: Phase,
     ) -> Result<(), Error> {
         let line = jsonrpc::notification(method, params);
-        match timeout_at(until, self.write_line(&line)).await {
-            Ok(result) => result,
-            Err(_) => Err(Error::Timeout { phase }),
-        }
+        within(until, phase, self.write_line(&line)).await
     }
 
     async fn exchange(&mut self, line: String, key: String) -> Result<Reply, Error> {
