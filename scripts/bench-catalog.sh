@@ -97,16 +97,7 @@ timed() {
     shift
     /usr/bin/time -v -o "$TMP/$name.time" "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" || rc=$?
     ((rc == 0)) || die "$name failed (exit $rc): $(tail -3 "$TMP/$name.err")"
-    read -r WALL RSS_MB USER_S SYS_S < <(python3 - "$TMP/$name.time" <<'PY'
-import re, sys
-t = open(sys.argv[1]).read()
-def field(label):
-    return re.search(re.escape(label) + r": *(.+)", t).group(1).strip()
-parts = [float(p) for p in field("Elapsed (wall clock) time (h:mm:ss or m:ss)").split(":")]
-wall = sum(p * 60 ** i for i, p in enumerate(reversed(parts)))
-print(f"{wall:.2f} {int(field('Maximum resident set size (kbytes)')) / 1024:.0f} {field('User time (seconds)')} {field('System time (seconds)')}")
-PY
-    )
+    read -r WALL RSS_MB USER_S SYS_S < <(parse_gnu_time "$TMP/$name.time")
 }
 
 step "(c) catalog import DIR --db TMP/c.db --format json > /dev/null"

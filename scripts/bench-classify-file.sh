@@ -104,19 +104,7 @@ CATALOG=$ROOT/target/release/catalog
 # ---------------------------------------------------------------------------------------------
 # Peak RSS: GNU time when it is there (installed with apt-get when it is not and we can), else a
 # Python wrapper that reads the child's ru_maxrss.
-TIME_BIN=
-if /usr/bin/time --version 2>&1 | grep -q GNU; then
-    TIME_BIN=/usr/bin/time
-elif [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
-    say "GNU time is missing: apt-get install -y time"
-    if apt-get install -y -qq time >/dev/null 2>&1 || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq time >/dev/null 2>&1; }; then
-        TIME_BIN=/usr/bin/time
-    else
-        say "apt-get could not install GNU time; peak RSS comes from Python's resource module"
-    fi
-else
-    say "GNU time is missing; peak RSS comes from Python's resource module"
-fi
+find_gnu_time
 
 # run_once OUT ERR CMD...: runs CMD with stdout to OUT and stderr to ERR, sets WALL (seconds)
 # and RSS_KB (peak resident set of the command), returns its exit code.

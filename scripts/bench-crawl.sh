@@ -104,19 +104,7 @@ HARNESS=$ROOT/target/release/examples/mcp-harness
 
 # Wall time and peak RSS: GNU time when it is there (installed with apt-get when it is not and we
 # can), else a Python wrapper that reads the child's ru_maxrss.
-TIME_BIN=
-if /usr/bin/time --version 2>&1 | grep -q GNU; then
-    TIME_BIN=/usr/bin/time
-elif [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
-    say "GNU time is missing: apt-get install -y time"
-    if apt-get install -y -qq time >/dev/null 2>&1 || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq time >/dev/null 2>&1; }; then
-        TIME_BIN=/usr/bin/time
-    else
-        say "apt-get could not install GNU time; wall time and peak RSS come from Python"
-    fi
-else
-    say "GNU time is missing; wall time and peak RSS come from Python"
-fi
+find_gnu_time
 
 # run_timed OUT ERR CMD...: runs CMD with stdout to OUT and stderr to ERR, sets WALL (seconds)
 # and RSS_KB (peak resident set, the largest of the command and the children it waited for),

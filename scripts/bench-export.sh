@@ -82,16 +82,7 @@ for F in $FORMATS; do
     rc=0
     /usr/bin/time -v -o "$TMP/$F.time" "$CATALOG" export --out "$OUT" --format "$F" --db "$DB" >"$TMP/$F.out" 2>"$TMP/$F.err" || rc=$?
     ((rc == 0)) || die "export --format $F failed (exit $rc): $(tail -3 "$TMP/$F.err")"
-    read -r WALL RSS_MB USER_S SYS_S < <(python3 - "$TMP/$F.time" <<'PY'
-import re, sys
-t = open(sys.argv[1]).read()
-def field(label):
-    return re.search(re.escape(label) + r": *(.+)", t).group(1).strip()
-parts = [float(p) for p in field("Elapsed (wall clock) time (h:mm:ss or m:ss)").split(":")]
-wall = sum(p * 60 ** i for i, p in enumerate(reversed(parts)))
-print(f"{wall:.2f} {int(field('Maximum resident set size (kbytes)')) / 1024:.0f} {field('User time (seconds)')} {field('System time (seconds)')}")
-PY
-    )
+    read -r WALL RSS_MB USER_S SYS_S < <(parse_gnu_time "$TMP/$F.time")
     FILES=$(find "$OUT" -type f | wc -l)
     BYTES=$(du -sb "$OUT" | cut -f1)
     LISTED=$(python3 -c "import json,sys; m=json.load(open(sys.argv[1])); print(m['servers'] + len(m['skipped']))" "$OUT/index.json")
