@@ -56,7 +56,10 @@ impl Progress {
     pub(super) fn start(&self, total: usize) {
         self.overall.set_length(total as u64);
         self.overall.set_message("starting");
-        self.overall.enable_steady_tick(Duration::from_millis(200));
+        // A hidden display needs no ticker thread.
+        if self.multi.is_some() {
+            self.overall.enable_steady_tick(Duration::from_millis(200));
+        }
     }
 
     /// A line for one running server (drawn only while there is room).
