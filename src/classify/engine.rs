@@ -3,9 +3,8 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use regex::SetMatches;
-
 use super::features::{push_words, Features, SiblingContext};
+use super::matcher::{Hits, Scratch};
 use super::rules::{Cond, Rule, RuleSet, Stage};
 use crate::model::{
     Category, ConfidenceStep, Evidence, Field, Finding, Hint, Reason, Risk, StepWhy, ToolInput, Verdict,
@@ -31,9 +30,17 @@ struct Matched<'a> {
     f: Features<'a>,
     ctx: &'a SiblingContext,
     tool: &'a ToolInput,
-    sets: [Option<SetMatches>; Field::COUNT],
+    /// Which patterns matched each field, and where (indexed like `Field::ALL`; siblings are
+    /// counted in `ctx` instead).
+    scratch: &'a Scratch,
     /// Sibling patterns the tool's own name matches, when the context includes the tool.
-    own: Vec<usize>,
+    own: &'a [usize],
+}
+
+impl Matched<'_> {
+    fn hits(&self, field: Field) -> Option<&Hits> {
+        self.scratch.fields[field.index()].as_ref().map(|(_, hits)| hits)
+    }
 }
 
 /// What is known while verdict-stage rules run.
@@ -52,17 +59,19 @@ impl RuleSet {
 
     /// Builds the sibling context for a server once, to classify many of its tools.
     pub fn sibling_context<S: AsRef<str>>(&self, siblings: &[S]) -> SiblingContext {
-        let set = self.sets.get(Field::Siblings).map(|(set, _)| set);
-        let n = set.map_or(0, |s| s.len());
+        let patterns = self.sets.get(Field::Siblings);
+        let n = patterns.map_or(0, |p| p.len());
         let mut ctx = SiblingContext { counts: vec![0; n], examples: vec![Vec::new(); n], ..SiblingContext::default() };
+        let mut scratch = self.sets.scratch();
         for s in siblings {
             let mut words = String::new();
             push_words(&mut words, s.as_ref(), ' ');
-            if let Some(set) = set {
+            if let (Some(patterns), Some((cache, hits))) = (patterns, &mut scratch.fields[Field::Siblings.index()]) {
                 if ctx.names.contains(&words) {
                     continue;
                 }
-                for idx in set.matches(&words).iter() {
+                patterns.scan(cache, &words, false, hits);
+                for &idx in hits.fired() {
                     ctx.counts[idx] += 1;
                     if ctx.examples[idx].len() < 4 {
                         ctx.examples[idx].push(words.clone());
@@ -77,20 +86,27 @@ impl RuleSet {
     /// Classifies one tool with a sibling context built once for its server.
     pub fn classify_in(&self, tool: &ToolInput, ctx: &SiblingContext) -> Verdict {
         let f = Features::new(tool, &self.lexicon);
-        let mut sets: [Option<SetMatches>; Field::COUNT] = Default::default();
-        for (field, set) in self.sets.fields() {
-            // Sibling matches are counted once per server in the context.
-            let text = if field == Field::Siblings { "" } else { text_of(&f, ctx, field) };
-            if !text.is_empty() {
-                sets[field.index()] = Some(set.matches(text));
+        let mut guard = self.sets.scratch();
+        let scratch: &mut Scratch = &mut guard;
+        let mut own = Vec::new();
+        for field in Field::ALL {
+            let (Some(patterns), Some((cache, hits))) = (self.sets.get(field), scratch.fields[field.index()].as_mut())
+            else {
+                continue;
+            };
+            if field == Field::Siblings {
+                // Sibling matches are counted once per server in the context; the context may
+                // list this tool itself, and its own name does not count as a sibling.
+                if ctx.names.contains(&f.name) {
+                    patterns.scan(cache, &f.name, false, hits);
+                    own.extend_from_slice(hits.fired());
+                }
+                continue;
             }
+            // Empty texts match nothing (no pattern matches empty text): clear the last tool's hits.
+            patterns.scan(cache, text_of(&f, ctx, field), true, hits);
         }
-        // The context may list this tool itself; its own name does not count as a sibling.
-        let own = match self.sets.get(Field::Siblings) {
-            Some((set, _)) if ctx.names.contains(&f.name) => set.matches(&f.name).iter().collect(),
-            _ => Vec::new(),
-        };
-        let m = Matched { f, ctx, tool, sets, own };
+        let m = Matched { f, ctx, tool, scratch, own: &own };
         self.decide(&m)
     }
 
@@ -273,7 +289,7 @@ impl RuleSet {
                 let own = usize::from(m.own.contains(idx));
                 total.saturating_sub(own) >= *min
             }
-            Cond::Re { field, idx, .. } => m.sets[field.index()].as_ref().is_some_and(|s| s.matched(*idx)),
+            Cond::Re { field, idx, .. } => m.hits(*field).is_some_and(|h| h.matched(*idx)),
             Cond::Annotation(h, v) => m.tool.annotations.as_ref().and_then(|a| a.get(*h)) == Some(*v),
             Cond::HasDescription(b) => m.f.description.trim().is_empty() != *b,
             Cond::HasAnnotations(b) => m.tool.annotations.as_ref().is_some_and(|a| !a.is_empty()) == *b,
@@ -306,9 +322,9 @@ impl RuleSet {
                 }
             }
             Cond::Re { field, idx, .. } => {
-                let Some(re) = self.sets.single(*field, *idx) else { return };
-                if let Some(found) = re.find(text_of(&m.f, m.ctx, *field)) {
-                    out.push(Evidence { field: *field, text: clip(found.as_str()) });
+                if let Some((start, end)) = m.hits(*field).and_then(|h| h.span(*idx)) {
+                    let text = text_of(&m.f, m.ctx, *field);
+                    out.push(Evidence { field: *field, text: clip(&text[start..end]) });
                 }
             }
             Cond::Annotation(h, v) => {

@@ -9,11 +9,12 @@ use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 
-use regex::{RegexBuilder, RegexSet, RegexSetBuilder};
+use regex_syntax::hir::Hir;
 use serde::Deserialize;
 
 use super::features::Lexicon;
-use super::rules::{Cond, Effect, Example, LazyRegex, Rule, RuleSet, Stage, Tables, TextSets};
+use super::matcher::FieldPatterns;
+use super::rules::{Cond, Effect, Example, Rule, RuleSet, Stage, Tables, TextSets};
 use crate::model::{Annotations, Category, Field, Hint, Risk, Severity, ToolInput};
 
 /// The default rules, compiled into the binary so `catalog` works from any directory.
@@ -293,24 +294,16 @@ pub(crate) fn compiled_form(pattern: &str) -> String {
     let base = ascii_boundaries(pattern);
     if pattern.is_ascii() && !pattern.contains("\\x{") && !pattern.contains("\\p") && !pattern.contains("\\u") {
         let ascii = format!("(?-u:{base})");
-        let ok = regex_syntax::ParserBuilder::new()
-            .utf8(true)
-            .case_insensitive(true)
-            .multi_line(true)
-            .build()
-            .parse(&ascii)
-            .is_ok();
-        if ok {
+        if parser().parse(&ascii).is_ok() {
             return ascii;
         }
     }
     base
 }
 
-pub(crate) fn builder(pattern: &str) -> RegexBuilder {
-    let mut b = RegexBuilder::new(&compiled_form(pattern));
-    b.case_insensitive(true).multi_line(true).size_limit(1 << 22);
-    b
+/// The parser every rule pattern goes through: case-insensitive, `^`/`$` at line ends.
+fn parser() -> regex_syntax::Parser {
+    regex_syntax::ParserBuilder::new().utf8(true).case_insensitive(true).multi_line(true).build()
 }
 
 /// Loads the rules compiled into the binary.
@@ -584,12 +577,16 @@ fn compile_match(
     let mut ok = true;
     let mut regex = |field: Field, key: &str, pattern: &Option<String>, min: usize, ctx: &mut Ctx| {
         let Some(p) = pattern else { return None };
-        let parsed = regex_syntax::ParserBuilder::new()
-            .case_insensitive(true)
-            .multi_line(true)
-            .build()
-            .parse(&ascii_boundaries(p));
+        let parsed = parser().parse(&ascii_boundaries(p));
         match parsed {
+            // A pattern that can match nothing would fire on every tool.
+            Ok(hir) if hir.properties().minimum_len() == Some(0) => {
+                ctx.problem(
+                    format!("{path}.{key}"),
+                    "the pattern can match empty text, so it would fire on every tool; require at least one character",
+                );
+                None
+            }
             Ok(_) => Some(Cond::Re { field, idx: bank.add(field, p), min }),
             Err(e) => {
                 ctx.problem(format!("{path}.{key}"), regex_problem(&e));
@@ -941,8 +938,9 @@ fn compile_tables(raw: RawTables, ctx: &mut Ctx) -> Option<Tables> {
     ok.then_some(Tables { tags: raw.tags, base, raises, floors, hints })
 }
 
-/// Compiles each field's patterns into one `RegexSet`. Fields compile on their own threads: this
-/// is most of loading the rules, and loading sits on the sequential start of every command.
+/// Compiles each field's patterns together (`matcher::FieldPatterns`). Fields compile on their
+/// own threads: this is most of loading the rules, and loading sits on the sequential start of
+/// every command.
 fn compile_sets(bank: PatternBank, ctx: &mut Ctx) -> Option<TextSets> {
     let built: Vec<_> = std::thread::scope(|scope| {
         let handles: Vec<_> = bank
@@ -950,35 +948,29 @@ fn compile_sets(bank: PatternBank, ctx: &mut Ctx) -> Option<TextSets> {
             .into_iter()
             .map(|(field, patterns)| {
                 scope.spawn(move || {
-                    let set = RegexSetBuilder::new(patterns.iter().map(|p| compiled_form(p)))
-                        .case_insensitive(true)
-                        .multi_line(true)
-                        .size_limit(1 << 26)
-                        .dfa_size_limit(1 << 26)
-                        .build();
-                    (field, set, patterns)
+                    let hirs: Result<Vec<Hir>, String> =
+                        patterns.iter().map(|p| parser().parse(&compiled_form(p)).map_err(|e| e.to_string())).collect();
+                    (field, hirs.and_then(|h| FieldPatterns::build(&h)))
                 })
             })
             .collect();
         handles.into_iter().map(|h| h.join()).collect()
     });
-    let mut sets = TextSets::default();
+    let mut by_field: [Option<FieldPatterns>; Field::COUNT] = Default::default();
     for joined in built {
-        let Ok((field, set, patterns)) = joined else {
+        let Ok((field, compiled)) = joined else {
             ctx.problem("patterns", "compiling the patterns panicked (a bug: please report it)");
             return None;
         };
-        let set: RegexSet = match set {
-            Ok(s) => s,
+        match compiled {
+            Ok(p) => by_field[field.index()] = Some(p),
             Err(e) => {
                 ctx.problem(format!("{field} patterns"), format!("cannot compile the patterns together: {e}"));
                 return None;
             }
-        };
-        let singles: Vec<LazyRegex> = patterns.into_iter().map(LazyRegex::new).collect();
-        sets.insert(field, set, singles);
+        }
     }
-    Some(sets)
+    Some(TextSets::new(by_field))
 }
 
 /// FNV-1a, for a short, stable fingerprint of the rule sources (the rules version).

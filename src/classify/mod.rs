@@ -9,6 +9,7 @@ mod engine;
 pub mod examples;
 pub mod features;
 pub mod load;
+mod matcher;
 pub mod rules;
 
 pub use contexts::{sibling_key, Contexts};

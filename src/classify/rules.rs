@@ -1,11 +1,12 @@
 //! The compiled, validated rule set. Built only by `load`; read by `engine` and `examples`.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
-use regex::{Regex, RegexSet};
+use regex_automata::util::pool::PoolGuard;
 
 use super::features::Lexicon;
+use super::matcher::{FieldPatterns, MakeScratch, Scratch, ScratchPool};
 use crate::model::{Category, Field, Hint, Hints, Risk, RiskStep, Severity, ToolInput};
 
 /// When a rule runs: `Signal` rules vote on the category from the tool's own text; `Verdict`
@@ -100,48 +101,27 @@ pub struct Rule {
     pub examples: (Vec<Example>, Vec<Example>),
 }
 
-/// One `RegexSet` per field, plus each pattern alone, compiled on first use, for evidence.
-#[derive(Debug, Default)]
+/// Each field's patterns compiled together (`matcher`), with the per-thread scratch space to
+/// run them.
+#[derive(Debug)]
 pub struct TextSets {
-    by_field: [Option<(RegexSet, Vec<LazyRegex>)>; Field::COUNT],
+    by_field: [Option<FieldPatterns>; Field::COUNT],
+    scratch: ScratchPool,
 }
 
 impl TextSets {
-    pub fn get(&self, field: Field) -> Option<&(RegexSet, Vec<LazyRegex>)> {
+    pub(crate) fn new(by_field: [Option<FieldPatterns>; Field::COUNT]) -> TextSets {
+        let scratch = ScratchPool::new(by_field.to_vec());
+        TextSets { by_field, scratch }
+    }
+
+    pub fn get(&self, field: Field) -> Option<&FieldPatterns> {
         self.by_field[field.index()].as_ref()
     }
 
-    pub(crate) fn insert(&mut self, field: Field, set: RegexSet, singles: Vec<LazyRegex>) {
-        self.by_field[field.index()] = Some((set, singles));
-    }
-
-    /// The single regex of pattern `idx` of `field`.
-    pub fn single(&self, field: Field, idx: usize) -> Option<&regex::Regex> {
-        self.get(field).and_then(|(_, singles)| singles.get(idx)).and_then(LazyRegex::get)
-    }
-
-    /// Every field that has patterns, with its set.
-    pub fn fields(&self) -> impl Iterator<Item = (Field, &RegexSet)> {
-        Field::ALL.iter().filter_map(|f| self.get(*f).map(|(set, _)| (*f, set)))
-    }
-}
-
-/// A validated pattern compiled the first time a rule using it fires: most runs need the
-/// evidence of a few rules only, and compiling every pattern twice doubled the start-up time.
-#[derive(Debug)]
-pub struct LazyRegex {
-    pattern: String,
-    compiled: OnceLock<Option<Regex>>,
-}
-
-impl LazyRegex {
-    pub(crate) fn new(pattern: String) -> LazyRegex {
-        LazyRegex { pattern, compiled: OnceLock::new() }
-    }
-
-    /// The compiled regex; `None` only if it exceeds the size limit (it already parsed).
-    pub fn get(&self) -> Option<&Regex> {
-        self.compiled.get_or_init(|| super::load::builder(&self.pattern).build().ok()).as_ref()
+    /// This thread's caches and hit buffers, indexed like `Field::ALL`.
+    pub(crate) fn scratch(&self) -> PoolGuard<'_, Scratch, MakeScratch> {
+        self.scratch.get()
     }
 }
 

@@ -114,6 +114,14 @@ id = "no-examples"
 message = "no examples at all"
 match.name = 'www'
 effect.tags = ["credentials"]
+
+[[rule]]
+id = "matches-nothing"
+message = "a pattern that matches empty text"
+match.description = '(delete)?'
+effect.tags = ["credentials"]
+examples.flag = [{ name = "x", description = "delete" }]
+examples.pass = ["y"]
 "#;
 
 #[test]
@@ -132,6 +140,7 @@ fn rules_check_reports_every_problem_at_once() {
         (&two, "dup-id", &*format!("id: duplicate rule id, first defined in {one}")),
         (&two, "no-examples", "examples.flag: every rule needs at least one example it must fire on"),
         (&two, "no-examples", "examples.pass: every rule needs at least one example it must not fire on"),
+        (&two, "matches-nothing", "match.description: the pattern can match empty text"),
     ];
     let missing: Vec<String> = expected
         .iter()
@@ -151,7 +160,8 @@ fn rules_check_reports_every_problem_at_once() {
     let classify = run_bin(&["classify", "get_user", "--rules", dir.path().to_str().unwrap()]);
     assert_eq!(classify.code, Some(2), "{classify:?}");
     assert!(
-        classify.stderr.contains("cannot load the rules in") && classify.stderr.contains("5 problem(s)"),
+        classify.stderr.contains("cannot load the rules in")
+            && classify.stderr.contains(&format!("{} problem(s)", expected.len())),
         "{}",
         classify.stderr
     );
