@@ -1,6 +1,5 @@
 //! Running a `RuleSet` over one tool. Pure: no I/O, no clock, cannot fail.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use super::features::{push_words, Features, SiblingContext};
@@ -22,6 +21,8 @@ const STRONG_CONFLICT_PENALTY: f64 = 0.15;
 const WEAK_CONFLICT_PENALTY: f64 = 0.05;
 const MIN_CONFIDENCE: f64 = 0.05;
 const MAX_CONFIDENCE: f64 = 0.99;
+/// Sibling lists at least this long per core are matched on several cores.
+const PARALLEL_SIBLINGS: usize = 2048;
 /// Evidence text is cut to this many characters.
 const EVIDENCE_CHARS: usize = 80;
 
@@ -46,7 +47,8 @@ impl Matched<'_> {
 /// What is known while verdict-stage rules run.
 struct State {
     category: Category,
-    tags: BTreeSet<Arc<str>>,
+    /// A mask over `RuleSet::tag_names`.
+    tags: u64,
     voted: bool,
 }
 
@@ -57,30 +59,56 @@ impl RuleSet {
         self.classify_in(tool, &ctx)
     }
 
-    /// Builds the sibling context for a server once, to classify many of its tools.
-    pub fn sibling_context<S: AsRef<str>>(&self, siblings: &[S]) -> SiblingContext {
-        let patterns = self.sets.get(Field::Siblings);
-        let n = patterns.map_or(0, |p| p.len());
+    /// Builds the sibling context for a server once, to classify many of its tools. Long lists
+    /// (a whole tools/list file) are matched on every core, then merged in order.
+    pub fn sibling_context<S: AsRef<str> + Sync>(&self, siblings: &[S]) -> SiblingContext {
+        let n = self.sets.get(Field::Siblings).map_or(0, |p| p.len());
         let mut ctx = SiblingContext { counts: vec![0; n], examples: vec![Vec::new(); n], ..SiblingContext::default() };
-        let mut scratch = self.sets.scratch();
-        for s in siblings {
-            let mut words = String::new();
-            push_words(&mut words, s.as_ref(), ' ');
-            if let (Some(patterns), Some((cache, hits))) = (patterns, &mut scratch.fields[Field::Siblings.index()]) {
-                if ctx.names.contains(&words) {
-                    continue;
-                }
-                patterns.scan(cache, &words, false, hits);
-                for &idx in hits.fired() {
-                    ctx.counts[idx] += 1;
-                    if ctx.examples[idx].len() < 4 {
-                        ctx.examples[idx].push(words.clone());
-                    }
+        let threads =
+            std::thread::available_parallelism().map_or(1, |t| t.get()).min(siblings.len() / PARALLEL_SIBLINGS);
+        let matched: Vec<(String, Vec<usize>)> = if threads > 1 {
+            std::thread::scope(|scope| {
+                let part = siblings.len().div_ceil(threads);
+                let handles: Vec<_> =
+                    siblings.chunks(part).map(|chunk| scope.spawn(|| self.match_siblings(chunk))).collect();
+                handles.into_iter().flat_map(|h| h.join().expect("matching sibling names does not panic")).collect()
+            })
+        } else {
+            self.match_siblings(siblings)
+        };
+        for (words, fired) in matched {
+            if ctx.names.contains(&words) {
+                continue;
+            }
+            for idx in fired {
+                ctx.counts[idx] += 1;
+                if ctx.examples[idx].len() < 4 {
+                    ctx.examples[idx].push(words.clone());
                 }
             }
             ctx.add(words);
         }
         ctx
+    }
+
+    /// Each sibling's name words and the sibling patterns they match.
+    fn match_siblings<S: AsRef<str>>(&self, siblings: &[S]) -> Vec<(String, Vec<usize>)> {
+        let patterns = self.sets.get(Field::Siblings);
+        let mut scratch = self.sets.scratch();
+        siblings
+            .iter()
+            .map(|s| {
+                let mut words = String::new();
+                push_words(&mut words, s.as_ref(), ' ');
+                let mut fired = Vec::new();
+                if let (Some(patterns), Some((cache, hits))) = (patterns, &mut scratch.fields[Field::Siblings.index()])
+                {
+                    patterns.scan(cache, &words, false, hits);
+                    fired.extend_from_slice(hits.fired());
+                }
+                (words, fired)
+            })
+            .collect()
     }
 
     /// Classifies one tool with a sibling context built once for its server.
@@ -113,7 +141,7 @@ impl RuleSet {
     fn decide(&self, m: &Matched<'_>) -> Verdict {
         // Stage 1: signal rules vote.
         let mut fired: Vec<&Rule> = Vec::with_capacity(32);
-        let empty = State { category: Category::Write, tags: BTreeSet::new(), voted: false };
+        let empty = State { category: Category::Write, tags: 0, voted: false };
         for rule in self.rules.iter().filter(|r| r.stage == Stage::Signal) {
             if self.eval(&rule.cond, m, &empty) {
                 fired.push(rule);
@@ -137,7 +165,7 @@ impl RuleSet {
 
         let mut steps = Vec::with_capacity(8);
         let mut conf;
-        let mut state = State { category: Category::Write, tags: BTreeSet::new(), voted: false };
+        let mut state = State { category: Category::Write, tags: 0, voted: false };
         match winner {
             Some((c, w, r)) => {
                 state.category = c;
@@ -177,7 +205,7 @@ impl RuleSet {
         // `code-execution` from "runs a query" on a read-only SQL tool) would mislabel the tool.
         for rule in &fired {
             if rule.effect.category.is_none_or(|c| c == state.category) {
-                state.tags.extend(rule.effect.tags.iter().cloned());
+                state.tags |= rule.effect.tag_mask;
             }
         }
 
@@ -195,7 +223,7 @@ impl RuleSet {
                         state.category = c;
                     }
                 }
-                state.tags.extend(rule.effect.tags.iter().cloned());
+                state.tags |= rule.effect.tag_mask;
                 verdict_fired.push(rule);
             }
         }
@@ -242,7 +270,11 @@ impl RuleSet {
             hints.destructive = false;
         }
 
-        let tags: Vec<Arc<str>> = state.tags.into_iter().collect();
+        // In name order, as the mask's bits are.
+        let tags: Vec<Arc<str>> = (0..self.tag_names.len().min(64))
+            .filter(|i| state.tags & (1 << i) != 0)
+            .map(|i| self.tag_names[i].clone())
+            .collect();
         let (risk, risk_steps) = self.tables.risk(category, &tags);
 
         let mut reasons = Vec::with_capacity(fired.len() + verdict_fired.len());
@@ -299,7 +331,7 @@ impl RuleSet {
             Cond::NoVerb(b) => m.f.verbs.is_empty() == *b,
             Cond::ReadonlyTwin(b) => m.ctx.has_readonly_twin(&m.f.name) == *b,
             Cond::Category(list) => list.contains(&state.category),
-            Cond::Tag(list) => list.iter().any(|t| state.tags.contains(t.as_str())),
+            Cond::Tag(_, mask) => state.tags & mask != 0,
             Cond::All(list) => list.iter().all(|c| self.eval(c, m, state)),
             Cond::Any(list) => list.iter().any(|c| self.eval(c, m, state)),
             Cond::Not(c) => !self.eval(c, m, state),
@@ -338,9 +370,9 @@ impl RuleSet {
             }
             Cond::All(list) => list.iter().for_each(|c| self.evidence(c, m, out)),
             Cond::Any(list) => {
-                let state = State { category: Category::Write, tags: BTreeSet::new(), voted: false };
+                let state = State { category: Category::Write, tags: 0, voted: false };
                 for c in list {
-                    if matches!(c, Cond::Category(_) | Cond::Tag(_)) || self.eval(c, m, &state) {
+                    if matches!(c, Cond::Category(_) | Cond::Tag(..)) || self.eval(c, m, &state) {
                         self.evidence(c, m, out);
                     }
                 }
@@ -357,7 +389,7 @@ impl RuleSet {
             | Cond::NoVerb(_)
             | Cond::ReadonlyTwin(false)
             | Cond::Category(_)
-            | Cond::Tag(_)
+            | Cond::Tag(..)
             | Cond::Not(_) => {}
         }
     }

@@ -233,6 +233,26 @@ impl Ctx {
     }
 }
 
+/// The declared tags, sorted (`tables.tags` is a sorted map): a tag's bit in a mask is its
+/// position, so the engine keeps a tool's tags in one `u64`.
+struct TagNames(Vec<String>);
+
+impl TagNames {
+    fn contains(&self, tag: &str) -> bool {
+        self.position(tag).is_some()
+    }
+
+    fn position(&self, tag: &str) -> Option<usize> {
+        self.0.binary_search_by(|t| t.as_str().cmp(tag)).ok()
+    }
+
+    /// The mask of the listed tags; undeclared ones (already reported) and any past the 64th are
+    /// left out.
+    fn mask(&self, list: &[String]) -> u64 {
+        list.iter().filter_map(|t| self.position(t)).filter(|&i| i < 64).fold(0, |m, i| m | (1 << i))
+    }
+}
+
 /// Patterns gathered per field, compiled into one `RegexSet` each at the end.
 #[derive(Default)]
 struct PatternBank {
@@ -444,7 +464,11 @@ pub fn load_sources(sources: Vec<(String, String)>) -> Result<RuleSet, RuleProbl
     let mut rules = Vec::new();
     let mut seen: HashMap<String, String> = HashMap::new();
     let mut verbs = HashSet::new();
-    let known_tags: HashSet<String> = tables.as_ref().map(|t| t.tags.keys().cloned().collect()).unwrap_or_default();
+    let known_tags = TagNames(tables.as_ref().map(|t| t.tags.keys().cloned().collect()).unwrap_or_default());
+    if known_tags.0.len() > 64 {
+        ctx.file = "tables.toml".into();
+        ctx.problem("tables.tags", format!("{} tags declared; at most 64 are supported", known_tags.0.len()));
+    }
 
     for (file, raw) in raw_rules {
         ctx.file = file.clone();
@@ -505,6 +529,7 @@ pub fn load_sources(sources: Vec<(String, String)>) -> Result<RuleSet, RuleProbl
         rules,
         sets,
         lexicon,
+        tag_names: known_tags.0.iter().map(|t| Arc::from(t.as_str())).collect(),
         tables,
         version: format!("{}+{:08x}", env!("CARGO_PKG_VERSION"), version_hash.finish() as u32),
     })
@@ -570,7 +595,7 @@ fn compile_match(
     stage: Stage,
     bank: &mut PatternBank,
     verbs: &mut HashSet<String>,
-    tags: &HashSet<String>,
+    tags: &TagNames,
     ctx: &mut Ctx,
 ) -> Option<Cond> {
     let mut conds = Vec::new();
@@ -697,7 +722,7 @@ fn compile_match(
                 ok = false;
             }
         }
-        conds.push(Cond::Tag(list.clone()));
+        conds.push(Cond::Tag(list.clone(), tags.mask(list)));
     }
     for (key, list) in [("all", &m.all), ("any", &m.any)] {
         if let Some(list) = list {
@@ -731,7 +756,7 @@ fn compile_match(
     Some(if conds.len() == 1 { conds.pop().expect("one condition") } else { Cond::All(conds) })
 }
 
-fn compile_effect(e: &RawEffect, stage: Stage, tags: &HashSet<String>, ctx: &mut Ctx) -> Option<Effect> {
+fn compile_effect(e: &RawEffect, stage: Stage, tags: &TagNames, ctx: &mut Ctx) -> Option<Effect> {
     let mut ok = true;
     let category = e.category.as_deref().and_then(|c| {
         let parsed = parse_category(c, "effect.category", ctx);
@@ -798,6 +823,7 @@ fn compile_effect(e: &RawEffect, stage: Stage, tags: &HashSet<String>, ctx: &mut
         category,
         weight,
         tags: e.tags.iter().map(|t| Arc::from(t.as_str())).collect(),
+        tag_mask: tags.mask(&e.tags),
         hints,
         finding,
         confidence: e.confidence,

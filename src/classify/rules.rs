@@ -56,8 +56,8 @@ pub enum Cond {
     ReadonlyTwin(bool),
     /// Verdict stage: the category decided so far is one of these.
     Category(Vec<Category>),
-    /// Verdict stage: one of these tags is set.
-    Tag(Vec<String>),
+    /// Verdict stage: one of these tags is set (the names, and their mask: see `RuleSet::tag_names`).
+    Tag(Vec<String>, u64),
     All(Vec<Cond>),
     Any(Vec<Cond>),
     Not(Box<Cond>),
@@ -71,6 +71,8 @@ pub struct Effect {
     /// How strong the vote is, 0–1. Also decides between rules setting the same hint.
     pub weight: f64,
     pub tags: Vec<Arc<str>>,
+    /// The same tags as a mask (see `RuleSet::tag_names`).
+    pub tag_mask: u64,
     /// Hints set when the rule's category (if any) is the final one.
     pub hints: Vec<(Hint, bool)>,
     /// When set, the rule reports a finding of this severity, with the rule's message.
@@ -168,6 +170,8 @@ pub struct RuleSet {
     pub(crate) rules: Vec<Rule>,
     pub(crate) sets: TextSets,
     pub(crate) lexicon: Lexicon,
+    /// The declared tags, sorted; bit `i` of a tag mask is `tag_names[i]`.
+    pub(crate) tag_names: Vec<Arc<str>>,
     pub(crate) tables: Tables,
     /// The crate version plus a fingerprint of the rule sources.
     pub(crate) version: String,
