@@ -14,6 +14,8 @@
 //! Criterion reports the throughput in elements (tools) per second; after it, a plain timed pass
 //! prints tools per second for each, best of three passes.
 //!
+//! The bench uses the binary's allocator (mimalloc).
+//!
 //! Run: `cargo bench --bench classify` (add a name to run one: `cargo bench --bench classify --
 //! context_per_server`). Without the devset the bench says so and exits.
 
@@ -28,6 +30,10 @@ use catalog::classify::{load_default, sibling_key, RuleSet, SiblingContext};
 use catalog::input::read_tools;
 use catalog::model::ToolInput;
 use criterion::{Criterion, SamplingMode, Throughput};
+
+/// The allocator the `catalog` binary uses (src/main.rs), so the figures are the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// The devset, relative to the crate: `shared/` sits beside the repository.
 const DEVSET: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/devset.jsonl");
