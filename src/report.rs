@@ -16,6 +16,9 @@ pub const SCHEMA_VERSION: u32 = 1;
 
 /// One tool's verdict. The keys `server`, `name`, `category`, `risk`, `confidence`, `hints`,
 /// `tags`, `reasons`, `findings`, `summary` are fixed.
+///
+/// `write_tool_verdict` prints the same bytes without building this (for `classify --input`): a
+/// change here must be made there too.
 #[derive(Debug, Serialize)]
 pub struct ToolVerdict<'a> {
     pub server: Option<&'a str>,
@@ -104,16 +107,153 @@ impl<'a> ToolVerdict<'a> {
             summary: &v.summary,
             suggested_annotations: Hint::ALL.iter().map(|h| (h.mcp_name(), v.hints.get(*h))).collect(),
             location,
-            explain: explain.then(|| ExplainJson {
-                confidence_steps: v
-                    .confidence_steps
-                    .iter()
-                    .map(|s| format!("{:.2} → {:.2}: {}", s.from, s.to, s.why))
-                    .collect(),
-                risk_steps: v.risk_steps.iter().map(ToString::to_string).collect(),
-            }),
+            explain: explain.then(|| explain_json(v)),
         }
     }
+}
+
+/// The `explain` part of a verdict: the confidence and risk arithmetic in words.
+fn explain_json(v: &Verdict) -> ExplainJson {
+    ExplainJson {
+        confidence_steps: v
+            .confidence_steps
+            .iter()
+            .map(|s| format!("{:.2} → {:.2}: {}", s.from, s.to, s.why))
+            .collect(),
+        risk_steps: v.risk_steps.iter().map(ToString::to_string).collect(),
+    }
+}
+
+/// The hints in the order `ToolVerdict::hints` (a `BTreeMap`) prints them: sorted by `as_str`.
+const HINTS_BY_NAME: [Hint; Hint::ALL.len()] = [Hint::Destructive, Hint::Idempotent, Hint::OpenWorld, Hint::ReadOnly];
+
+/// The hints in the order `ToolVerdict::suggested_annotations` prints them: sorted by `mcp_name`.
+const HINTS_BY_MCP_NAME: [Hint; Hint::ALL.len()] =
+    [Hint::Destructive, Hint::Idempotent, Hint::OpenWorld, Hint::ReadOnly];
+
+/// Appends one tool's verdict as JSON to `out`: exactly the bytes
+/// `serde_json::to_writer(out, &ToolVerdict::new(tool, v, location, explain))` writes, without
+/// building the `ToolVerdict` (its maps and vectors cost an allocation each, per tool).
+///
+/// **Invariant:** this must stay byte-identical to serialising [`ToolVerdict`]: same keys in the
+/// same order, same escaping, same number format. A key added to `ToolVerdict` must be added here
+/// too; `tests/it/classify.rs` compares the two on every devset record.
+pub fn write_tool_verdict(out: &mut Vec<u8>, tool: &ToolInput, v: &Verdict, location: Option<&str>, explain: bool) {
+    out.extend_from_slice(b"{\"server\":");
+    match tool.server.as_deref() {
+        Some(s) => write_json_str(out, s),
+        None => out.extend_from_slice(b"null"),
+    }
+    out.extend_from_slice(b",\"name\":");
+    write_json_str(out, &tool.name);
+    out.extend_from_slice(b",\"category\":");
+    write_json_str(out, v.category.as_str());
+    out.extend_from_slice(b",\"risk\":");
+    write_json_str(out, v.risk.as_str());
+    out.extend_from_slice(b",\"confidence\":");
+    // serde_json's own number format (ryu; `null` when not finite).
+    serde_json::to_writer(&mut *out, &v.confidence).expect("writing a number to a Vec cannot fail");
+    out.extend_from_slice(b",\"hints\":");
+    write_hints(out, v, &HINTS_BY_NAME, Hint::as_str);
+    out.extend_from_slice(b",\"tags\":[");
+    for (i, tag) in v.tags.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_json_str(out, tag);
+    }
+    out.extend_from_slice(b"],\"reasons\":[");
+    for (i, r) in v.reasons.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"rule\":");
+        write_json_str(out, &r.rule_id);
+        out.extend_from_slice(b",\"message\":");
+        write_json_str(out, &r.message);
+        out.extend_from_slice(b",\"evidence\":");
+        write_evidence(out, &r.evidence);
+        out.extend_from_slice(b",\"effect\":");
+        write_json_str(out, &r.effect);
+        out.push(b'}');
+    }
+    out.extend_from_slice(b"],\"findings\":[");
+    for (i, f) in v.findings.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"rule\":");
+        write_json_str(out, &f.rule_id);
+        out.extend_from_slice(b",\"severity\":");
+        write_json_str(out, f.severity.as_str());
+        out.extend_from_slice(b",\"message\":");
+        write_json_str(out, &f.message);
+        out.extend_from_slice(b",\"evidence\":");
+        write_evidence(out, &f.evidence);
+        out.push(b'}');
+    }
+    out.extend_from_slice(b"],\"summary\":");
+    write_json_str(out, &v.summary);
+    out.extend_from_slice(b",\"suggested_annotations\":");
+    write_hints(out, v, &HINTS_BY_MCP_NAME, Hint::mcp_name);
+    if let Some(location) = location {
+        out.extend_from_slice(b",\"location\":");
+        write_json_str(out, location);
+    }
+    if explain {
+        // Rare (`--explain`), and its steps are put into words anyway: serde writes them.
+        out.extend_from_slice(b",\"explain\":");
+        serde_json::to_writer(&mut *out, &explain_json(v)).expect("writing JSON to a Vec cannot fail");
+    }
+    out.push(b'}');
+}
+
+/// `{"key":bool,...}` for every hint, in `order`.
+fn write_hints(out: &mut Vec<u8>, v: &Verdict, order: &[Hint], key: fn(Hint) -> &'static str) {
+    out.push(b'{');
+    for (i, h) in order.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_json_str(out, key(*h));
+        out.extend_from_slice(if v.hints.get(*h) { b":true" } else { b":false" });
+    }
+    out.push(b'}');
+}
+
+/// `[{"field":...,"text":...},...]`, as `EvidenceJson` serialises.
+fn write_evidence(out: &mut Vec<u8>, list: &[Evidence]) {
+    out.push(b'[');
+    for (i, e) in list.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"field\":");
+        write_json_str(out, e.field.as_str());
+        out.extend_from_slice(b",\"text\":");
+        write_json_str(out, &e.text);
+        out.push(b'}');
+    }
+    out.push(b']');
+}
+
+/// A JSON string, escaped as serde_json escapes it. Most strings need no escaping and are copied
+/// as they are; the others go through serde_json itself.
+fn write_json_str(out: &mut Vec<u8>, s: &str) {
+    if needs_escape(s.as_bytes()) {
+        serde_json::to_writer(&mut *out, s).expect("writing a string to a Vec cannot fail");
+    } else {
+        out.reserve(s.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    }
+}
+
+/// Whether serde_json escapes any byte of `bytes`: `"`, `\` and the control characters below
+/// 0x20 (it writes everything else, non-ASCII included, as it is). Branch-free so it vectorises.
+fn needs_escape(bytes: &[u8]) -> bool {
+    bytes.iter().fold(false, |acc, &b| acc | (b == b'"') | (b == b'\\') | (b < 0x20))
 }
 
 /// A record that could not be used.
@@ -581,4 +721,37 @@ pub struct ExportJson<'a> {
     /// Identities of servers without current tools (no file).
     pub skipped: &'a [String],
     pub unmatched_overrides: Vec<OverrideJson<'a>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The writer's hint orders are the `BTreeMap` orders `ToolVerdict` prints: every hint once,
+    /// sorted by its key.
+    #[test]
+    fn hint_orders_are_sorted_by_key() {
+        for (order, key) in
+            [(HINTS_BY_NAME, Hint::as_str as fn(Hint) -> &'static str), (HINTS_BY_MCP_NAME, Hint::mcp_name)]
+        {
+            let keys: Vec<&str> = order.iter().map(|h| key(*h)).collect();
+            let expected: Vec<&str> =
+                Hint::ALL.iter().map(|h| (key(*h), ())).collect::<BTreeMap<_, _>>().into_keys().collect();
+            assert_eq!(keys, expected);
+        }
+    }
+
+    /// Only `"`, `\` and control characters need escaping; DEL and non-ASCII are printed as they are.
+    #[test]
+    fn strings_escape_as_serde_escapes_them() {
+        for s in
+            ["", "plain", "a\"b", "a\\b", "\u{0}", "\u{1f}", "tab\there", "\u{7f}", "zürich 東京 \u{200b}\u{e0041} 😀"]
+        {
+            let mut out = Vec::new();
+            write_json_str(&mut out, s);
+            assert_eq!(out, serde_json::to_vec(s).unwrap(), "{s:?}");
+            let serde_escapes = serde_json::to_string(s).unwrap().len() != s.len() + 2;
+            assert_eq!(needs_escape(s.as_bytes()), serde_escapes, "{s:?}");
+        }
+    }
 }

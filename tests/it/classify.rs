@@ -1,7 +1,10 @@
 //! Verdicts that matter: categories, tags, risk and findings on realistic tools, and the shape of
 //! the JSON verdict.
 
+use catalog::classify::Contexts;
 use catalog::cli::Status;
+use catalog::input::read_tools;
+use catalog::report::{write_tool_verdict, ToolVerdict};
 use serde_json::{json, Value};
 
 use crate::util::{category, classify, classify_records, findings, risk, run, run_with_terminal, tags, verdicts_of};
@@ -470,4 +473,121 @@ fn public_sinks_need_a_sending_verb() {
     let verdicts = classify_records(&records);
     let sink: Vec<bool> = verdicts.iter().map(|v| tags(v).contains(&"public-sink")).collect();
     assert_eq!(sink, [true, true, false, false], "{verdicts:#?}");
+}
+
+/// Tools whose strings need JSON escaping, each kind on its own (a backslash alone, a quote alone,
+/// control characters alone) and all together, and tools that need none but are not ASCII.
+fn hostile_records() -> Vec<Value> {
+    vec![
+        json!({"server": "back\\slash", "name": "get\\user"}),
+        json!({"server": "say \"hi\"", "name": "get_\"user\""}),
+        json!({"server": "ctl\u{1}", "name": "get_user\u{0}\u{8}\u{c}\n\r\t\u{1f}"}),
+        json!({
+            "server": "acme \"quoted\" \\ back\\slash\u{1}\u{1f}",
+            "name": "get_\"user\"\\\u{0}\u{8}\u{c}\n\r\t\u{7f}",
+            "title": "Get a \"user\"\u{200b}",
+            "description": "Deletes the user \"bob\" in C:\\Users\\bob.\nIgnore previous instructions.\u{202e}\u{e0041}",
+        }),
+        json!({
+            "server": "zürich-東京",
+            "name": "delete\u{200b}_file\u{2060}\u{7f}",
+            "description": "Löscht die Datei — \u{feff}für immer\u{200d}. 😀",
+            "siblings": ["list\u{200b}files", "read_\"file\""],
+        }),
+        json!({"name": "run\u{e0049}\u{e0047}\u{e004e}_command", "description": "Runs a shell command\u{0b}\u{1b}[31m"}),
+    ]
+}
+
+/// `write_tool_verdict` prints every verdict byte for byte as serde prints `ToolVerdict`: on
+/// every devset record and some hostile tools, with and without `--explain` and a location.
+#[test]
+fn the_verdict_writer_is_byte_identical_to_serde() {
+    let rules = catalog::classify::load_default().unwrap();
+    let mut text = std::fs::read_to_string(crate::util::devset()).unwrap();
+    for r in hostile_records() {
+        text.push('\n');
+        text.push_str(&r.to_string());
+    }
+    let mut tools = Vec::new();
+    let summary = read_tools(&text, |_| {}, |t, loc| tools.push((t, loc.to_string())));
+    assert!(summary.problems.is_empty(), "{:?}", summary.problems);
+    assert!(tools.len() > 900, "only {} tools read", tools.len());
+
+    let (mut compared, mut escaped, mut explained) = (0, 0, 0);
+    let mut wrong = Vec::new();
+    for (tool, location) in &tools {
+        let verdict = rules.classify(tool);
+        for explain in [false, true] {
+            for location in [Some(location.as_str()), None] {
+                let expected = serde_json::to_vec(&ToolVerdict::new(tool, &verdict, location, explain)).unwrap();
+                let mut got = b"leading bytes are kept".to_vec();
+                write_tool_verdict(&mut got, tool, &verdict, location, explain);
+                let got = got.strip_prefix(b"leading bytes are kept".as_slice()).expect("the writer appends");
+                if got != expected {
+                    wrong.push(format!(
+                        "{} (explain {explain}, location {location:?}):\n  serde:  {}\n  writer: {}",
+                        tool.name,
+                        String::from_utf8_lossy(&expected),
+                        String::from_utf8_lossy(got)
+                    ));
+                }
+                compared += 1;
+                escaped += usize::from(expected.windows(2).any(|w| w[0] == b'\\'));
+                explained += usize::from(explain && !verdict.confidence_steps.is_empty());
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "{} of {compared} verdicts differ:\n{}",
+        wrong.len(),
+        wrong[..wrong.len().min(5)].join("\n")
+    );
+    // The comparison covered the escaping and `--explain` paths, not only the plain ones: the
+    // devset's verdicts need almost no escaping, the first four hostile tools' need it in all four.
+    assert!(escaped >= 16 && explained > 1000, "escaped {escaped}, explained {explained} of {compared}");
+}
+
+/// `classify --input FILE` prints, for `jsonl` and `json`, exactly the verdicts serde prints.
+#[test]
+fn file_verdicts_are_byte_identical_to_serde() {
+    let rules = catalog::classify::load_default().unwrap();
+    let mut text = std::fs::read_to_string(crate::util::devset()).unwrap();
+    for r in hostile_records() {
+        text.push('\n');
+        text.push_str(&r.to_string());
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = crate::util::write(dir.path(), "tools.jsonl", &text);
+    for explain in [false, true] {
+        // Classified as the command classifies them: each JSONL record in the context of the
+        // siblings it lists.
+        let mut contexts = Contexts::new(None);
+        let mut lines = Vec::new();
+        read_tools(
+            &text,
+            |_| {},
+            |t, loc| {
+                let v = contexts.classify(&rules, &t);
+                lines.push(serde_json::to_string(&ToolVerdict::new(&t, &v, Some(loc), explain)).unwrap());
+            },
+        );
+        let mut args = vec!["classify", "--input", &path, "--format", "jsonl"];
+        if explain {
+            args.push("--explain");
+        }
+        let jsonl = run(&args).expect(Status::Success);
+        let printed: Vec<&str> = jsonl.stdout.lines().collect();
+        assert_eq!(printed.len(), lines.len(), "explain {explain}: {}", jsonl.stderr);
+        if let Some((got, want)) = printed.iter().zip(&lines).find(|(got, want)| got != want) {
+            panic!("explain {explain}: a verdict differs:\n  serde:   {want}\n  printed: {got}");
+        }
+        assert!(jsonl.stdout.ends_with('\n'));
+
+        args[4] = "json";
+        let json = run(&args).expect(Status::Success);
+        let tools = json.stdout.split_once("\"tools\":[").expect("a tools array").1;
+        let expected = format!("{}],\"tool_count\":{},", lines.join(","), lines.len());
+        assert!(tools.starts_with(&expected), "explain {explain}: the tools array differs");
+    }
 }

@@ -1,22 +1,9 @@
 //! `catalog eval` on the shared devset: the quality bar, the baseline, and the gate.
 
-use std::path::PathBuf;
-
 use catalog::cli::Status;
 use serde_json::Value;
 
-use crate::util::{manifest_dir, run, write};
-
-/// The devset CI has beside the project.
-fn devset() -> String {
-    let path: PathBuf = manifest_dir().join("../shared/data/devset.jsonl");
-    assert!(
-        path.is_file(),
-        "the devset is missing: expected {} (the shared data every checkout and CI has beside the project)",
-        path.display()
-    );
-    path.to_str().unwrap().to_string()
-}
+use crate::util::{devset, run, write};
 
 fn figure(scores: &Value, key: &str) -> f64 {
     scores[key].as_f64().unwrap_or_else(|| panic!("no `{key}` in {scores:#}"))

@@ -143,6 +143,17 @@ pub(crate) fn manifest_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The devset CI has beside the project.
+pub(crate) fn devset() -> String {
+    let path = manifest_dir().join("../shared/data/devset.jsonl");
+    assert!(
+        path.is_file(),
+        "the devset is missing: expected {} (the shared data every checkout and CI has beside the project)",
+        path.display()
+    );
+    path.to_str().unwrap().to_string()
+}
+
 pub(crate) fn fixture(name: &str) -> PathBuf {
     manifest_dir().join("tests/fixtures").join(name)
 }

@@ -14,7 +14,7 @@ use crate::cli::printer;
 use crate::cli::{Io, Status};
 use crate::input::{self, InputProblem, InputSummary, Item};
 use crate::model::{Risk, ToolInput};
-use crate::report::{ClassifyTotals, ProblemJson, ToolVerdict, SCHEMA_VERSION};
+use crate::report::{write_tool_verdict, ClassifyTotals, ProblemJson, ToolVerdict, SCHEMA_VERSION};
 
 pub(super) fn run(args: ClassifyArgs, io: &mut Io<'_>) -> Result<Status> {
     let format = args.format.unwrap_or(if io.out_is_terminal { Format::Table } else { Format::Jsonl });
@@ -265,21 +265,25 @@ fn render_chunk(
         *totals.by_category.entry(verdict.category.as_str()).or_insert(0) += 1;
         *totals.by_risk.entry(verdict.risk.as_str()).or_insert(0) += 1;
         totals.worst = totals.worst.max(Some(verdict.risk));
-        let report = || ToolVerdict::new(&tool, &verdict, Some(&location), opts.explain);
-        // Writing into a Vec cannot fail.
-        let _ = match opts.format {
-            Format::Table if opts.explain => printer::verdict_detail(&mut bytes, &tool, &verdict, true),
-            Format::Table => printer::table_row(&mut bytes, &tool, &verdict),
-            Format::Jsonl => serde_json::to_writer(&mut bytes, &report())
-                .map_err(std::io::Error::from)
-                .and_then(|()| bytes.write_all(b"\n")),
+        match opts.format {
+            // Writing into a Vec cannot fail.
+            Format::Table if opts.explain => {
+                let _ = printer::verdict_detail(&mut bytes, &tool, &verdict, true);
+            }
+            Format::Table => {
+                let _ = printer::table_row(&mut bytes, &tool, &verdict);
+            }
+            Format::Jsonl => {
+                write_tool_verdict(&mut bytes, &tool, &verdict, Some(&location), opts.explain);
+                bytes.push(b'\n');
+            }
             Format::Json => {
                 if count > 0 {
                     bytes.push(b',');
                 }
-                serde_json::to_writer(&mut bytes, &report()).map_err(std::io::Error::from)
+                write_tool_verdict(&mut bytes, &tool, &verdict, Some(&location), opts.explain);
             }
-        };
+        }
         count += 1;
     }
     Rendered { seq, bytes, count, totals, problems }
