@@ -246,7 +246,7 @@ fn render_chunk(
     chunk: &[Item<'_>],
     opts: RenderOptions,
 ) -> Rendered {
-    let mut bytes = Vec::with_capacity(chunk.len() * 1024);
+    let mut bytes = Vec::with_capacity(chunk.len() * 1536);
     let mut totals = Totals::default();
     let mut problems = Vec::new();
     let mut count = 0;
