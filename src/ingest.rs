@@ -173,7 +173,7 @@ pub fn reclassify(db: &mut Db, rules: &RuleSet) -> Result<usize, ReclassifyError
         let parsed: Vec<(i64, crate::model::ToolInput)> = tools
             .iter()
             .filter_map(|(id, raw)| {
-                let item = input::Item { raw, location: input::Location::Object };
+                let item = input::Item::new(raw, input::Location::Object);
                 input::parse_item(&item).ok().map(|t| (*id, t))
             })
             .collect();

@@ -235,6 +235,29 @@ impl fmt::Display for Location {
 pub struct Item<'a> {
     pub raw: &'a str,
     pub location: Location,
+    /// The record's name as `split` found it in a tools/list or an array: the raw JSON string
+    /// (quotes and escapes included) of the object's last string-valued top-level `name`. Only
+    /// those inputs are scanned for names: `None` for JSONL lines, single objects and records
+    /// made elsewhere, as for records without a string `name`. See `name`.
+    pub raw_name: Option<&'a str>,
+}
+
+impl<'a> Item<'a> {
+    /// A record whose name was not looked for (`raw_name` is `None`).
+    pub fn new(raw: &'a str, location: Location) -> Item<'a> {
+        Item { raw, location, raw_name: None }
+    }
+
+    /// The name found by `split` (see `raw_name`), decoded.
+    pub fn name(&self) -> Option<Cow<'a, str>> {
+        let raw = self.raw_name?;
+        if raw.contains('\\') {
+            // The scan checked that it decodes.
+            serde_json::from_str::<String>(raw).ok().map(Cow::Owned)
+        } else {
+            raw.strip_prefix('"').and_then(|r| r.strip_suffix('"')).map(Cow::Borrowed)
+        }
+    }
 }
 
 /// An input split into records: the cheap, sequential first step, which finds where every
@@ -248,13 +271,19 @@ pub struct Split<'a> {
 }
 
 impl Split<'_> {
-    /// In a tools/list or an array, the names of every tool: each tool's siblings. `None` for
-    /// JSONL and single objects, whose records carry their own `siblings`.
+    /// In a tools/list or an array, the names of every tool, each once: each tool's siblings.
+    /// `None` for JSONL and single objects, whose records carry their own `siblings`.
+    ///
+    /// The names were found by the scan (see `Item::raw_name`), so nothing is parsed again. They
+    /// are the names the records have when parsed, except that a record with bad JSON inside a
+    /// member other than `name` (which fails to parse) still contributes its name.
     pub fn names(&self) -> Option<Vec<String>> {
         if !self.has_shared_siblings() {
             return None;
         }
-        Some(dedup(names_of(&self.items)))
+        let names = names_of(&self.items);
+        let mut seen: HashSet<&str> = HashSet::with_capacity(names.len());
+        Some(names.iter().filter(|n| seen.insert(n)).map(|n| n.to_string()).collect())
     }
 
     /// Whether the records' siblings are the other records of the input (see `names`).
@@ -263,9 +292,9 @@ impl Split<'_> {
     }
 }
 
-/// The names of some records, in order, duplicates kept (`dedup` removes them).
-pub fn names_of(items: &[Item<'_>]) -> Vec<String> {
-    items.iter().filter_map(|item| serde_json::from_str::<NameOnly>(item.raw).ok().and_then(|n| n.0)).collect()
+/// The names `split` found in some records (see `Item::raw_name`), in order, duplicates kept.
+pub fn names_of<'a>(items: &[Item<'a>]) -> Vec<Cow<'a, str>> {
+    items.iter().filter_map(Item::name).collect()
 }
 
 /// Finds the records of a tools/list result (bare or inside a JSON-RPC response), a JSON array,
@@ -279,7 +308,7 @@ pub fn split(text: &str) -> Split<'_> {
     }
     fn items<'a>(scan: &scan::Scan<'a>) -> Vec<Item<'a>> {
         let elements = scan.elements.iter().enumerate();
-        elements.map(|(i, raw)| Item { raw, location: Location::Element(i) }).collect()
+        elements.map(|(i, e)| Item { raw: e.text, location: Location::Element(i), raw_name: e.name }).collect()
     }
     match trimmed.as_bytes()[0] {
         b'[' => {
@@ -298,7 +327,7 @@ pub fn split(text: &str) -> Split<'_> {
                 match serde_json::from_str::<&Value_>(trimmed) {
                     Ok(raw) => {
                         out.format = Some(InputFormat::Object);
-                        out.items.push(Item { raw: raw.get(), location: Location::Object });
+                        out.items.push(Item::new(raw.get(), Location::Object));
                     }
                     Err(e) if e.is_syntax() && e.line() > 1 && looks_like_jsonl(trimmed) => {
                         out.format = Some(InputFormat::Jsonl);
@@ -366,13 +395,6 @@ pub fn read_tools(
     summary
 }
 
-/// Drops repeated names, keeping the first.
-pub fn dedup(mut names: Vec<String>) -> Vec<String> {
-    let mut seen = HashSet::new();
-    names.retain(|n| seen.insert(n.clone()));
-    names
-}
-
 /// A document that breaks part-way keeps the tools before the break, and says where it broke.
 fn report_break(problems: &mut Vec<InputProblem>, pass: scan::Scan<'_>) {
     if let Some(e) = pass.error {
@@ -391,7 +413,7 @@ fn looks_like_jsonl(text: &str) -> bool {
 fn jsonl_items(text: &str) -> Vec<Item<'_>> {
     text.lines()
         .enumerate()
-        .map(|(i, line)| Item { raw: line.trim(), location: Location::Line(i + 1) })
+        .map(|(i, line)| Item::new(line.trim(), Location::Line(i + 1)))
         .filter(|item| !item.raw.is_empty())
         .collect()
 }
@@ -419,40 +441,6 @@ macro_rules! scalars_become {
             Ok($value)
         }
     };
-}
-
-/// A tool's name, if it has a string one; anything else in the element is skipped unbuilt.
-struct NameOnly(Option<String>);
-
-impl<'de> Deserialize<'de> for NameOnly {
-    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = NameOnly;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a tool")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<NameOnly, A::Error> {
-                let mut name = None;
-                while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-                    if key == "name" {
-                        if let Value::String(s) = map.next_value::<Value>()? {
-                            name = Some(s);
-                        }
-                    } else {
-                        map.next_value::<IgnoredAny>()?;
-                    }
-                }
-                Ok(NameOnly(name))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<NameOnly, A::Error> {
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(NameOnly(None))
-            }
-            scalars_become!(NameOnly, NameOnly(None));
-        }
-        d.deserialize_any(V)
-    }
 }
 
 /// How deep into nested schemas parameters are collected.
@@ -812,6 +800,18 @@ mod tests {
         assert_eq!(s.problems.len(), 2);
         assert_eq!(s.problems[0].location, "tools[1]");
         assert!(s.problems[0].message.contains("must be a string"), "{:?}", s.problems);
+    }
+
+    #[test]
+    fn names_come_from_the_scan_once_each_in_order() {
+        let tools =
+            split(r#"{"tools":[{"name":"b"},{"name":"a\u00e9"},{"name":"b"},[1],{"name":7},{"x":{"name":"c"}}]}"#);
+        assert_eq!(tools.names().unwrap(), ["b", "aé"]);
+        let names: Vec<_> = tools.items.iter().map(Item::name).collect();
+        assert_eq!(names, [Some("b".into()), Some("aé".into()), Some("b".into()), None, None, None]);
+        // JSONL records and single objects carry their own siblings.
+        assert_eq!(split("{\"name\":\"a\"}\n{\"name\":\"b\"}\n").names(), None);
+        assert_eq!(split(r#"{"name":"a"}"#).names(), None);
     }
 
     #[test]

@@ -428,7 +428,7 @@ fn store_listing(
     let mut problems = listing.problems.clone();
     let mut tools = Vec::with_capacity(listing.tools.len());
     for (i, raw) in listing.tools.iter().enumerate() {
-        let item = Item { raw: raw.get(), location: Location::Element(i) };
+        let item = Item::new(raw.get(), Location::Element(i));
         match input::parse_item(&item) {
             Ok(tool) => tools.push((raw.get(), tool)),
             Err(p) => problems.push(p.to_string()),

@@ -8,7 +8,7 @@ use std::sync::mpsc;
 use anyhow::{Context, Result};
 
 use super::load_rules;
-use crate::classify::{Contexts, RuleSet};
+use crate::classify::{Contexts, RuleSet, SiblingContext};
 use crate::cli::args::{ClassifyArgs, Format};
 use crate::cli::printer;
 use crate::cli::{Io, Status};
@@ -53,13 +53,25 @@ pub(super) fn run(args: ClassifyArgs, io: &mut Io<'_>) -> Result<Status> {
         return Ok(gate(args.fail_on, verdict.risk));
     };
 
-    // Compile the rules while the file is read and split.
-    let (rules, text) = std::thread::scope(|scope| {
-        let loader = scope.spawn(|| load_rules(args.rules.rules.as_deref()));
-        let text = read_input(path);
-        (loader.join().expect("loading rules does not panic"), text)
+    // Compile the rules on a thread while the file is read and split and the names are
+    // collected: the rules are first needed for the sibling context.
+    let loader = std::thread::spawn({
+        let dir = args.rules.rules.clone();
+        move || load_rules(dir.as_deref())
     });
-    let (rules, text) = (rules?, text?);
+    let rules = |loader: std::thread::JoinHandle<_>| loader.join().expect("loading rules does not panic");
+    let text = match read_input(path) {
+        Ok(text) => text,
+        Err(e) => {
+            // Broken rules are reported first, as when both are ready.
+            rules(loader)?;
+            return Err(e);
+        }
+    };
+    let split = input::split(&text);
+    let names = split.names();
+    let rules = rules(loader)?;
+    let shared = names.map(|names| rules.sibling_context(&names));
 
     if format == Format::Json {
         write!(
@@ -71,7 +83,7 @@ pub(super) fn run(args: ClassifyArgs, io: &mut Io<'_>) -> Result<Status> {
         printer::table_header(io.out)?;
     }
     let opts = RenderOptions { format, explain: args.explain };
-    let (summary, totals) = classify_parallel(&rules, &text, opts, io.out)?;
+    let (summary, totals) = classify_parallel(&rules, split, shared.as_ref(), opts, io.out)?;
     match format {
         Format::Json => {
             let doc = ClassifyTotals {
@@ -164,27 +176,19 @@ struct Rendered {
 /// Records per chunk of work.
 const CHUNK: usize = 128;
 
-/// Reads, classifies and prints every tool of `text`. The input is split into records first (a
-/// cheap pass that builds nothing); then every core parses, classifies and renders chunks of
-/// records, each in its own memory, and the output keeps the input's order.
+/// Classifies and prints every tool of a split input (see `input::split`, a cheap pass that
+/// builds nothing), in the sibling context `shared` of the whole input when there is one: every
+/// core parses, classifies and renders chunks of records, each in its own memory, and the output
+/// keeps the input's order.
 fn classify_parallel(
     rules: &RuleSet,
-    text: &str,
+    split: input::Split<'_>,
+    shared: Option<&SiblingContext>,
     opts: RenderOptions,
     out: &mut dyn Write,
 ) -> Result<(InputSummary, Totals)> {
-    let split = input::split(text);
     let chunks: Vec<&[Item<'_>]> = split.items.chunks(CHUNK).collect();
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 8).min(chunks.len().max(1));
-    // Every tool's name, read on all cores, for the shared sibling context.
-    let shared = split.has_shared_siblings().then(|| {
-        let part = split.items.len().div_ceil(workers).max(1);
-        let names: Vec<String> = std::thread::scope(|scope| {
-            let handles: Vec<_> = split.items.chunks(part).map(|c| scope.spawn(|| input::names_of(c))).collect();
-            handles.into_iter().flat_map(|h| h.join().expect("reading names does not panic")).collect()
-        });
-        rules.sibling_context(&input::dedup(names))
-    });
     let next_chunk = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
     let (done_tx, done_rx) = mpsc::sync_channel::<Rendered>(workers * 4);
@@ -195,7 +199,7 @@ fn classify_parallel(
     std::thread::scope(|scope| {
         for _ in 0..workers {
             let done_tx = done_tx.clone();
-            let (next_chunk, stop, chunks, shared) = (&next_chunk, &stop, &chunks, shared.as_ref());
+            let (next_chunk, stop, chunks) = (&next_chunk, &stop, &chunks);
             scope.spawn(move || {
                 let mut contexts = Contexts::new(shared);
                 while !stop.load(Ordering::Relaxed) {
