@@ -6,6 +6,12 @@
 //! The second gives a rule's evidence without compiling each pattern again as its own regex or
 //! searching the text a second time.
 //!
+//! The forward walk is our own loop over the lazy DFA's transitions rather than the library's
+//! overlapping search, which stops and resumes at every match and checks every state: here a
+//! known, ordinary state goes to the next without checks, and a long text is walked as two
+//! halves at once (`Group::two_lanes`), since one walk is a chain of dependent lookups that
+//! leaves the processor idle.
+//!
 //! Invariants:
 //! - Searches cannot fail: the lazy DFAs have no quit bytes (word boundaries are ASCII, see
 //!   `load::compiled_form`; a Unicode one is refused when the rules load) and never give up on
@@ -13,10 +19,13 @@
 //! - No pattern matches the empty string (refused when the rules load), so overlapping matches
 //!   never split a UTF-8 character.
 //! - Caches are per thread, from a pool: matching needs only `&self`.
+//! - The two-lane walk finds exactly what one walk finds (a test compares both with the
+//!   library's overlapping search); when the cache is cleared under it, it starts over on one.
 
 use std::fmt;
 
-use regex_automata::hybrid::dfa::{Cache, OverlappingState, DFA};
+use regex_automata::hybrid::dfa::{Cache, DFA};
+use regex_automata::hybrid::LazyStateID;
 use regex_automata::nfa::thompson;
 use regex_automata::util::pool::Pool;
 use regex_automata::{Anchored, Input, MatchKind, PatternID};
@@ -29,6 +38,9 @@ const NFA_SIZE_LIMIT: usize = 64 << 20;
 
 /// Where a pattern did not match.
 const NONE: usize = usize::MAX;
+/// Unanchored scans of texts at least this long walk the text as two halves at once
+/// (`Group::two_lanes`); shorter ones are not worth the setup.
+const TWO_LANES: usize = 96;
 
 /// The patterns of one field, compiled.
 #[derive(Clone)]
@@ -65,6 +77,27 @@ pub struct FieldCache {
     unanchored: Option<Cache>,
     anchored: Option<Cache>,
     reverse: Cache,
+    lanes: Lanes,
+}
+
+/// Buffers for a two-lane scan (`Group::two_lanes`), kept between texts.
+#[derive(Debug, Clone, Default)]
+struct Lanes {
+    /// The second walk's state before each byte of the second half.
+    states: Vec<LazyStateID>,
+    /// Each walk's matches, `(pattern id in the group, end)`, in order.
+    found: [Vec<(PatternID, usize)>; 2],
+}
+
+impl Lanes {
+    /// Buffers past this size (a very long text) are given back after the scan.
+    const KEEP: usize = 1 << 16;
+
+    fn trim(&mut self) {
+        if self.states.capacity() > Self::KEEP {
+            self.states = Vec::new();
+        }
+    }
 }
 
 /// Which patterns of a field matched one text, and the span of each one's first match.
@@ -131,28 +164,162 @@ impl Group {
     }
 
     /// Records where each of this group's patterns first matches `text`.
-    fn scan(&self, cache: &mut Cache, text: &str, anchored: bool, hits: &mut Hits) {
-        let mode = if anchored { Anchored::Yes } else { Anchored::No };
-        let input = Input::new(text).anchored(mode);
-        let mut state = OverlappingState::start();
-        let mut found = 0;
-        loop {
-            if self.dfa.try_search_overlapping_fwd(cache, &input, &mut state).is_err() {
-                debug_assert!(false, "a lazy DFA search failed");
-                break;
+    fn scan(&self, cache: &mut Cache, lanes: &mut Lanes, text: &str, anchored: bool, hits: &mut Hits) {
+        if !anchored && text.len() >= TWO_LANES {
+            if let Some(meet) = self.two_lanes(cache, lanes, text) {
+                let [first, second] = &lanes.found;
+                for &(p, end) in first.iter().chain(second.iter().filter(|(_, end)| *end >= meet)) {
+                    self.record(hits, p, end);
+                }
+                return;
             }
-            let Some(m) = state.get_match() else { break };
-            let p = self.index[m.pattern().as_usize()];
-            // Matches arrive in order of their end: the first one seen ends earliest.
-            if hits.ends[p] == NONE {
-                hits.ends[p] = m.offset();
-                hits.fired.push(p);
-                found += 1;
+            // The cache was cleared mid-scan, so the other lane's states are gone: start over.
+        }
+        self.one_lane(cache, text, anchored, hits);
+    }
+
+    /// Records a match of pattern `p` (an id in this group) ending at `end`, unless the pattern
+    /// already matched: matches arrive in order of their end, so the first one ends earliest.
+    /// Returns whether it is the pattern's first match.
+    #[inline]
+    fn record(&self, hits: &mut Hits, p: PatternID, end: usize) -> bool {
+        let p = self.index[p.as_usize()];
+        let first = hits.ends[p] == NONE;
+        if first {
+            hits.ends[p] = end;
+            hits.fired.push(p);
+        }
+        first
+    }
+
+    /// The plain scan: one walk from the start, stopping early when the DFA dies (an anchored
+    /// group whose patterns all failed) or every pattern has matched.
+    fn one_lane(&self, cache: &mut Cache, text: &str, anchored: bool, hits: &mut Hits) {
+        let dfa = &self.dfa;
+        let input = Input::new(text).anchored(if anchored { Anchored::Yes } else { Anchored::No });
+        let Ok(mut sid) = dfa.start_state_forward(cache, &input) else {
+            debug_assert!(false, "a lazy DFA has no start state");
+            return;
+        };
+        let bytes = text.as_bytes();
+        let mut found = 0;
+        let mut at = 0;
+        while at < bytes.len() {
+            let byte = bytes[at];
+            // The common case: a known, ordinary state to a known, ordinary state.
+            if !sid.is_tagged() {
+                let next = dfa.next_state_untagged(cache, sid, byte);
+                if !next.is_tagged() {
+                    sid = next;
+                    at += 1;
+                    continue;
+                }
+            }
+            let Ok(next) = dfa.next_state(cache, sid, byte) else {
+                debug_assert!(false, "a lazy DFA gave up");
+                return;
+            };
+            sid = next;
+            if sid.is_match() {
+                for i in 0..dfa.match_len(cache, sid) {
+                    found += usize::from(self.record(hits, dfa.match_pattern(cache, sid, i), at));
+                }
                 if found == self.index.len() {
-                    break;
+                    return;
+                }
+            } else if sid.is_dead() || sid.is_quit() {
+                return;
+            }
+            at += 1;
+        }
+        if let Ok(eoi) = dfa.next_eoi_state(cache, sid) {
+            if eoi.is_match() {
+                for i in 0..dfa.match_len(cache, eoi) {
+                    self.record(hits, dfa.match_pattern(cache, eoi, i), bytes.len());
                 }
             }
         }
+    }
+
+    /// An unanchored scan as two walks at once, one from the start and one from the middle.
+    /// A walk is a chain of dependent table lookups, so the processor runs two side by side in
+    /// about the time of one. The second walk starts as if the text began at the middle and
+    /// records its state at every byte; once the first walk, carried on past the middle, is in
+    /// the same state at the same byte, the two agree from there on (the DFA is deterministic),
+    /// usually a few bytes after the middle. The matches are the first walk's, then the second
+    /// walk's from the meeting point (returned). `None` when the cache was cleared, which makes
+    /// the states held so far meaningless.
+    fn two_lanes(&self, cache: &mut Cache, lanes: &mut Lanes, text: &str) -> Option<usize> {
+        let dfa = &self.dfa;
+        let bytes = text.as_bytes();
+        let n = bytes.len();
+        let mid = n / 2;
+        let clears = cache.clear_count();
+        let mut a = dfa.start_state_forward(cache, &Input::new(text)).ok()?;
+        let mut b = dfa.start_state_forward(cache, &Input::new(text).range(mid..)).ok()?;
+        let Lanes { states, found: [found_a, found_b] } = lanes;
+        found_a.clear();
+        found_b.clear();
+        states.clear();
+        states.resize(n - mid + 1, b);
+        let (head, tail) = bytes.split_at(mid);
+        // Reports the matches of a state entered at `at` (the end of those matches).
+        let report = |cache: &Cache, sid: LazyStateID, at: usize, out: &mut Vec<(PatternID, usize)>| {
+            if !sid.is_match() {
+                return;
+            }
+            for i in 0..dfa.match_len(cache, sid) {
+                out.push((dfa.match_pattern(cache, sid, i), at));
+            }
+        };
+        // Both walks, side by side over the first half's length.
+        for (i, (&x, &y)) in head.iter().zip(tail).enumerate() {
+            states[i] = b;
+            if !(a.is_tagged() | b.is_tagged()) {
+                let (na, nb) = (dfa.next_state_untagged(cache, a, x), dfa.next_state_untagged(cache, b, y));
+                if !(na.is_tagged() | nb.is_tagged()) {
+                    (a, b) = (na, nb);
+                    continue;
+                }
+            }
+            a = dfa.next_state(cache, a, x).ok()?;
+            b = dfa.next_state(cache, b, y).ok()?;
+            if cache.clear_count() != clears || a.is_dead() || b.is_dead() || a.is_quit() || b.is_quit() {
+                return None;
+            }
+            if a.is_match() {
+                report(cache, a, i, found_a);
+            }
+            if b.is_match() {
+                report(cache, b, mid + i, found_b);
+            }
+        }
+        // The second walk finishes (one byte more when the length is odd).
+        for (at, &y) in bytes.iter().enumerate().skip(2 * mid) {
+            states[at - mid] = b;
+            b = dfa.next_state(cache, b, y).ok()?;
+            if b.is_match() {
+                report(cache, b, at, found_b);
+            }
+        }
+        states[n - mid] = b;
+        let eoi = dfa.next_eoi_state(cache, b).ok()?;
+        report(cache, eoi, n, found_b);
+        // The first walk goes on until it meets the second.
+        let mut at = mid;
+        while at < n && a != states[at - mid] {
+            a = dfa.next_state(cache, a, bytes[at]).ok()?;
+            if a.is_match() {
+                report(cache, a, at, found_a);
+            }
+            at += 1;
+        }
+        if at == n && a != states[n - mid] {
+            let eoi = dfa.next_eoi_state(cache, a).ok()?;
+            report(cache, eoi, n, found_a);
+            at = n + 1;
+        }
+        (cache.clear_count() == clears).then_some(at)
     }
 }
 
@@ -194,6 +361,7 @@ impl FieldPatterns {
             unanchored: self.unanchored.as_ref().map(|g| g.dfa.create_cache()),
             anchored: self.anchored.as_ref().map(|g| g.dfa.create_cache()),
             reverse: self.reverse.create_cache(),
+            lanes: Lanes::default(),
         }
     }
 
@@ -206,10 +374,11 @@ impl FieldPatterns {
     pub fn scan(&self, cache: &mut FieldCache, text: &str, spans: bool, hits: &mut Hits) {
         hits.clear();
         if let (Some(group), Some(c)) = (&self.unanchored, &mut cache.unanchored) {
-            group.scan(c, text, false, hits);
+            group.scan(c, &mut cache.lanes, text, false, hits);
+            cache.lanes.trim();
         }
         if let (Some(group), Some(c)) = (&self.anchored, &mut cache.anchored) {
-            group.scan(c, text, true, hits);
+            group.scan(c, &mut cache.lanes, text, true, hits);
         }
         if spans {
             for &p in &hits.fired {
@@ -326,6 +495,66 @@ mod tests {
         assert_eq!(hits.fired(), [1]);
     }
 
+    /// Every pattern's earliest match end, by the library's own overlapping search.
+    fn reference(f: &FieldPatterns, text: &str) -> Vec<(usize, usize)> {
+        use regex_automata::hybrid::dfa::OverlappingState;
+        let mut out = Vec::new();
+        for (group, anchored) in [(&f.unanchored, Anchored::No), (&f.anchored, Anchored::Yes)] {
+            let Some(group) = group else { continue };
+            let mut cache = group.dfa.create_cache();
+            let input = Input::new(text).anchored(anchored);
+            let mut state = OverlappingState::start();
+            let mut seen = vec![false; group.index.len()];
+            loop {
+                group.dfa.try_search_overlapping_fwd(&mut cache, &input, &mut state).expect("searches");
+                let Some(m) = state.get_match() else { break };
+                if !std::mem::replace(&mut seen[m.pattern().as_usize()], true) {
+                    out.push((group.index[m.pattern().as_usize()], m.offset()));
+                }
+            }
+        }
+        out.sort_unstable();
+        out
+    }
+
+    #[test]
+    fn two_lanes_find_what_one_walk_finds() {
+        let f = build(&[
+            r"(?-u:\b)(delete|remove)s?\s+\w+(\s+\w+)?\s+permanently(?-u:\b)",
+            r"(?-u:\b)(run|execute)s?(?-u:\b)[a-z ,]{0,20}(?-u:\b)(sql|code)(?-u:\b)",
+            r"(?-u:\b)cannot be undone(?-u:\b)",
+            r"(^|[\s/])\.env(?-u:\b)",
+            r"\x{200B}",
+            r"e",
+            r"\Athis tool (gets|lists)",
+            r"done\z",
+        ]);
+        let words = [
+            "delete", "removes", "the", "file", "permanently", "run", "executes", "some", "sql", "code", "cannot",
+            "be", "undone", ".env", "/.env", "this", "tool", "gets", "lists", "done", "\u{200B}", "é", ",", ".",
+        ];
+        // A fixed pseudo-random sequence (LCG), so a failure can be replayed.
+        let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = move |n: usize| {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            usize::try_from(seed >> 33).unwrap_or(0) % n
+        };
+        let mut cache = f.cache();
+        let mut hits = f.hits();
+        for round in 0..3000 {
+            let len = next(120);
+            let mut text = String::new();
+            for _ in 0..len {
+                text.push_str(words[next(words.len())]);
+                text.push_str([" ", "  ", "\n", ""][next(4)]);
+            }
+            f.scan(&mut cache, &text, false, &mut hits);
+            let mut got: Vec<(usize, usize)> = hits.fired().iter().map(|&p| (p, hits.ends[p])).collect();
+            got.sort_unstable();
+            assert_eq!(got, reference(&f, &text), "round {round}: {text:?}");
+        }
+    }
+
     #[test]
     fn starts_respect_look_behind_and_non_ascii() {
         let f = build(&[r"(?-u:\b)key(?-u:\b)", r"\x{200B}+"]);
@@ -333,3 +562,4 @@ mod tests {
         assert!(spans(&f, "monkey").is_empty());
     }
 }
+
