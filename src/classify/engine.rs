@@ -32,8 +32,8 @@ struct Matched<'a> {
     ctx: &'a SiblingContext,
     tool: &'a ToolInput,
     /// Which patterns matched each field, and where (indexed like `Field::ALL`; siblings are
-    /// counted in `ctx` instead).
-    scratch: &'a Scratch,
+    /// counted in `ctx` instead); evidence spans are found in it when a rule needs one.
+    scratch: &'a mut Scratch,
     /// Sibling patterns the tool's own name matches, when the context includes the tool.
     own: &'a [usize],
 }
@@ -103,7 +103,7 @@ impl RuleSet {
                 let mut fired = Vec::new();
                 if let (Some(patterns), Some((cache, hits))) = (patterns, &mut scratch.fields[Field::Siblings.index()])
                 {
-                    patterns.scan(cache, &words, false, hits);
+                    patterns.scan(cache, &words, hits);
                     fired.extend_from_slice(hits.fired());
                 }
                 (words, fired)
@@ -126,19 +126,19 @@ impl RuleSet {
                 // Sibling matches are counted once per server in the context; the context may
                 // list this tool itself, and its own name does not count as a sibling.
                 if ctx.names.contains(&f.name) {
-                    patterns.scan(cache, &f.name, false, hits);
+                    patterns.scan(cache, &f.name, hits);
                     own.extend_from_slice(hits.fired());
                 }
                 continue;
             }
             // Empty texts match nothing (no pattern matches empty text): clear the last tool's hits.
-            patterns.scan(cache, text_of(&f, ctx, field), true, hits);
+            patterns.scan(cache, text_of(&f, ctx, field), hits);
         }
-        let m = Matched { f, ctx, tool, scratch, own: &own };
-        self.decide(&m)
+        let mut m = Matched { f, ctx, tool, scratch, own: &own };
+        self.decide(&mut m)
     }
 
-    fn decide(&self, m: &Matched<'_>) -> Verdict {
+    fn decide(&self, m: &mut Matched<'_>) -> Verdict {
         // Stage 1: signal rules vote.
         let mut fired: Vec<&Rule> = Vec::with_capacity(32);
         let empty = State { category: Category::Write, tags: 0, voted: false };
@@ -339,7 +339,7 @@ impl RuleSet {
     }
 
     /// Collects what the positive parts of a fired condition matched.
-    fn evidence(&self, cond: &Cond, m: &Matched<'_>, out: &mut Vec<Evidence>) {
+    fn evidence(&self, cond: &Cond, m: &mut Matched<'_>, out: &mut Vec<Evidence>) {
         match cond {
             Cond::Verb(set) => {
                 if let Some(v) = m.f.verbs.iter().find(|v| set.contains(*v)) {
@@ -354,8 +354,12 @@ impl RuleSet {
                 }
             }
             Cond::Re { field, idx, .. } => {
-                if let Some((start, end)) = m.hits(*field).and_then(|h| h.span(*idx)) {
-                    let text = text_of(&m.f, m.ctx, *field);
+                let text = text_of(&m.f, m.ctx, *field);
+                let span = match (self.sets.get(*field), m.scratch.fields[field.index()].as_mut()) {
+                    (Some(patterns), Some((cache, hits))) => patterns.span(cache, text, hits, *idx),
+                    _ => None,
+                };
+                if let Some((start, end)) = span {
                     out.push(Evidence { field: *field, text: clip(&text[start..end]) });
                 }
             }

@@ -105,31 +105,28 @@ impl Lanes {
 pub struct Hits {
     /// Per pattern: the end of its earliest-ending match, or `NONE`.
     ends: Vec<usize>,
-    /// Per pattern: where that match starts (valid where `ends` is).
-    starts: Vec<usize>,
+    /// Per pattern: the span shown as evidence, once asked for (`FieldPatterns::span`), else
+    /// `(NONE, NONE)`.
+    spans: Vec<(usize, usize)>,
     /// The patterns that matched, in the order their matches ended.
     fired: Vec<usize>,
 }
 
 impl Hits {
     fn for_patterns(len: usize) -> Hits {
-        Hits { ends: vec![NONE; len], starts: vec![NONE; len], fired: Vec::with_capacity(8) }
+        Hits { ends: vec![NONE; len], spans: vec![(NONE, NONE); len], fired: Vec::with_capacity(8) }
     }
 
     fn clear(&mut self) {
         for &p in &self.fired {
             self.ends[p] = NONE;
+            self.spans[p] = (NONE, NONE);
         }
         self.fired.clear();
     }
 
     pub fn matched(&self, pattern: usize) -> bool {
         self.ends.get(pattern).is_some_and(|e| *e != NONE)
-    }
-
-    /// The span of the pattern's first match (earliest end, leftmost start for that end).
-    pub fn span(&self, pattern: usize) -> Option<(usize, usize)> {
-        self.matched(pattern).then(|| (self.starts[pattern], self.ends[pattern]))
     }
 
     /// The patterns that matched.
@@ -369,9 +366,8 @@ impl FieldPatterns {
         Hits::for_patterns(self.len())
     }
 
-    /// Finds which patterns match `text` and where each first match ends; with `spans`, also
-    /// where each starts.
-    pub fn scan(&self, cache: &mut FieldCache, text: &str, spans: bool, hits: &mut Hits) {
+    /// Finds which patterns match `text` and where each first match ends.
+    pub fn scan(&self, cache: &mut FieldCache, text: &str, hits: &mut Hits) {
         hits.clear();
         if let (Some(group), Some(c)) = (&self.unanchored, &mut cache.unanchored) {
             group.scan(c, &mut cache.lanes, text, false, hits);
@@ -380,13 +376,18 @@ impl FieldPatterns {
         if let (Some(group), Some(c)) = (&self.anchored, &mut cache.anchored) {
             group.scan(c, &mut cache.lanes, text, true, hits);
         }
-        if spans {
-            for &p in &hits.fired {
-                let (start, end) = self.span_of(cache, text, p, hits.ends[p]);
-                hits.starts[p] = start;
-                hits.ends[p] = end;
-            }
+    }
+
+    /// The evidence span of pattern `p` in `text`, the text `hits` came from: found when first
+    /// asked for (only the rules that fire need one), then kept until the next scan.
+    pub fn span(&self, cache: &mut FieldCache, text: &str, hits: &mut Hits, p: usize) -> Option<(usize, usize)> {
+        if !hits.matched(p) {
+            return None;
         }
+        if hits.spans[p].0 == NONE {
+            hits.spans[p] = self.span_of(cache, text, p, hits.ends[p]);
+        }
+        Some(hits.spans[p])
     }
 
     /// The span to show for pattern `p`, whose earliest-ending match ends at `end`: the leftmost
@@ -460,12 +461,12 @@ mod tests {
     fn spans(f: &FieldPatterns, text: &str) -> Vec<(usize, String)> {
         let mut cache = f.cache();
         let mut hits = f.hits();
-        f.scan(&mut cache, text, true, &mut hits);
-        let mut out: Vec<(usize, String)> = hits
-            .fired()
+        f.scan(&mut cache, text, &mut hits);
+        let fired = hits.fired().to_vec();
+        let mut out: Vec<(usize, String)> = fired
             .iter()
             .map(|&p| {
-                let (s, e) = hits.span(p).expect("fired");
+                let (s, e) = f.span(&mut cache, text, &mut hits, p).expect("fired");
                 (p, text[s..e].to_string())
             })
             .collect();
@@ -488,11 +489,16 @@ mod tests {
         let f = build(&["a", "b"]);
         let mut cache = f.cache();
         let mut hits = f.hits();
-        f.scan(&mut cache, "xa", true, &mut hits);
+        f.scan(&mut cache, "xa", &mut hits);
         assert!(hits.matched(0) && !hits.matched(1));
-        f.scan(&mut cache, "b", false, &mut hits);
+        f.scan(&mut cache, "b", &mut hits);
         assert!(!hits.matched(0) && hits.matched(1));
         assert_eq!(hits.fired(), [1]);
+        f.scan(&mut cache, "xxa", &mut hits);
+        assert_eq!(f.span(&mut cache, "xxa", &mut hits, 0), Some((2, 3)));
+        f.scan(&mut cache, "ab", &mut hits);
+        assert_eq!(f.span(&mut cache, "ab", &mut hits, 0), Some((0, 1)), "a span from the last text is not reused");
+        assert_eq!(f.span(&mut cache, "ab", &mut hits, 1), Some((1, 2)));
     }
 
     /// Every pattern's earliest match end, by the library's own overlapping search.
@@ -548,7 +554,7 @@ mod tests {
                 text.push_str(words[next(words.len())]);
                 text.push_str([" ", "  ", "\n", ""][next(4)]);
             }
-            f.scan(&mut cache, &text, false, &mut hits);
+            f.scan(&mut cache, &text, &mut hits);
             let mut got: Vec<(usize, usize)> = hits.fired().iter().map(|&p| (p, hits.ends[p])).collect();
             got.sort_unstable();
             assert_eq!(got, reference(&f, &text), "round {round}: {text:?}");
