@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use super::features::{push_words, Features, SiblingContext};
 use super::matcher::{Hits, Scratch};
-use super::rules::{Cond, Rule, RuleSet, Stage};
+use super::rules::{Cond, Rule, RuleSet, Stage, Trigger};
 use crate::model::{
     Category, ConfidenceStep, Evidence, Field, Finding, Hint, Reason, Risk, StepWhy, ToolInput, Verdict,
 };
@@ -41,6 +41,16 @@ struct Matched<'a> {
 impl Matched<'_> {
     fn hits(&self, field: Field) -> Option<&Hits> {
         self.scratch.fields[field.index()].as_ref().map(|(_, hits)| hits)
+    }
+
+    /// False when the rule's trigger is missing, so its condition cannot hold.
+    #[inline]
+    fn may_fire(&self, rule: &Rule) -> bool {
+        match rule.trigger {
+            None => true,
+            Some(Trigger::Pattern(field, idx)) => self.hits(field).is_some_and(|h| h.matched(idx)),
+            Some(Trigger::Verb(bit)) => self.f.verb_mask & bit != 0,
+        }
     }
 }
 
@@ -143,7 +153,7 @@ impl RuleSet {
         let mut fired: Vec<&Rule> = Vec::with_capacity(32);
         let empty = State { category: Category::Write, tags: 0, voted: false };
         for rule in self.rules.iter().filter(|r| r.stage == Stage::Signal) {
-            if self.eval(&rule.cond, m, &empty) {
+            if m.may_fire(rule) && self.eval(&rule.cond, m, &empty) {
                 fired.push(rule);
             }
         }
@@ -215,7 +225,7 @@ impl RuleSet {
         let later = self.rules.iter().filter(|r| r.stage == Stage::Verdict);
         let last = self.rules.iter().filter(|r| r.stage == Stage::Finding);
         for rule in later.chain(last) {
-            if self.eval(&rule.cond, m, &state) {
+            if m.may_fire(rule) && self.eval(&rule.cond, m, &state) {
                 if let Some(c) = rule.effect.category {
                     if c != state.category {
                         let why = StepWhy::Override { from: state.category, to: c, rule: rule.id.clone() };
@@ -315,7 +325,13 @@ impl RuleSet {
 
     fn eval(&self, cond: &Cond, m: &Matched<'_>, state: &State) -> bool {
         match cond {
-            Cond::Verb(set) => m.f.verbs.iter().any(|v| set.contains(v)),
+            Cond::Verb { words, bit } => {
+                if *bit != 0 {
+                    m.f.verb_mask & bit != 0
+                } else {
+                    m.f.verbs.iter().any(|v| words.contains(v))
+                }
+            }
             Cond::Re { field: Field::Siblings, idx, min } => {
                 let total = m.ctx.counts.get(*idx).copied().unwrap_or(0) as usize;
                 let own = usize::from(m.own.contains(idx));
@@ -341,8 +357,8 @@ impl RuleSet {
     /// Collects what the positive parts of a fired condition matched.
     fn evidence(&self, cond: &Cond, m: &mut Matched<'_>, out: &mut Vec<Evidence>) {
         match cond {
-            Cond::Verb(set) => {
-                if let Some(v) = m.f.verbs.iter().find(|v| set.contains(*v)) {
+            Cond::Verb { words, .. } => {
+                if let Some(v) = m.f.verbs.iter().find(|v| words.contains(*v)) {
                     out.push(Evidence { field: Field::Name, text: v.clone() });
                 }
             }
@@ -416,7 +432,7 @@ fn text_of<'a>(f: &'a Features<'_>, ctx: &'a SiblingContext, field: Field) -> &'
 /// The field a condition mostly reads, for "name and description agree".
 fn primary_field(cond: &Cond) -> Option<Field> {
     match cond {
-        Cond::Verb(_) => Some(Field::Name),
+        Cond::Verb { .. } => Some(Field::Name),
         Cond::Re { field, .. } => Some(*field),
         Cond::Annotation(..) => Some(Field::Annotations),
         Cond::All(list) | Cond::Any(list) => list.iter().find_map(primary_field),

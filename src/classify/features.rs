@@ -16,16 +16,54 @@ pub fn name_words(name: &str) -> Vec<String> {
     joined.split(' ').filter(|w| !w.is_empty()).map(str::to_string).collect()
 }
 
-/// Appends `name`'s words to `out`, lowercased and joined by `sep`, without allocating per word.
+/// Appends `name`'s words to `out`, lowercased and joined by `sep` (see `push_word_bytes`).
 pub fn push_words(out: &mut String, name: &str, sep: char) {
-    if name.is_ascii() {
-        push_ascii_words(out, name.as_bytes(), sep);
+    let mut bytes = Vec::with_capacity(name.len() * 2);
+    push_word_bytes(&mut bytes, name, u8::try_from(sep).unwrap_or(b' '));
+    out.push_str(&into_text(bytes));
+}
+
+/// Appends `name`'s words to `out` as UTF-8, lowercased and joined by the ASCII `sep`. Only
+/// whole characters are appended, so a buffer that held text still does (see `into_text`).
+/// Building bytes and checking them once per text is several times faster than pushing `char`s
+/// or checking each name's piece.
+pub fn push_word_bytes(out: &mut Vec<u8>, name: &str, sep: u8) {
+    if !name.is_ascii() {
+        push_unicode_words(out, name, sep);
         return;
     }
+    let bytes = name.as_bytes();
+    let start = out.len();
+    let mut in_word = false;
+    for (i, &c) in bytes.iter().enumerate() {
+        if !c.is_ascii_alphanumeric() {
+            in_word = false;
+            continue;
+        }
+        if in_word {
+            // `fooBar` → foo|Bar, `HTTPRequest` → HTTP|Request, but `HTTP` stays whole.
+            if c.is_ascii_uppercase() {
+                let p = bytes[i - 1];
+                let next_lower = bytes.get(i + 1).is_some_and(u8::is_ascii_lowercase);
+                if p.is_ascii_lowercase() || p.is_ascii_digit() || (p.is_ascii_uppercase() && next_lower) {
+                    out.push(sep);
+                }
+            }
+        } else if out.len() > start {
+            out.push(sep);
+        }
+        out.push(c.to_ascii_lowercase());
+        in_word = true;
+    }
+}
+
+/// `push_word_bytes` for names with non-ASCII characters.
+fn push_unicode_words(out: &mut Vec<u8>, name: &str, sep: u8) {
     let start = out.len();
     let mut prev: Option<char> = None;
     let mut chars = name.chars().peekable();
     let mut in_word = false;
+    let mut utf8 = [0u8; 4];
     while let Some(c) = chars.next() {
         if !c.is_alphanumeric() {
             in_word = false;
@@ -36,7 +74,6 @@ pub fn push_words(out: &mut String, name: &str, sep: char) {
         if in_word && c.is_uppercase() {
             let p = prev.unwrap_or(' ');
             let next_lower = chars.peek().is_some_and(|n| n.is_lowercase());
-            // `fooBar` → foo|Bar, `HTTPRequest` → HTTP|Request, but `HTTP` stays whole.
             if p.is_lowercase() || p.is_ascii_digit() || (p.is_uppercase() && next_lower) {
                 boundary = true;
             }
@@ -44,54 +81,18 @@ pub fn push_words(out: &mut String, name: &str, sep: char) {
         if boundary && out.len() > start {
             out.push(sep);
         }
-        if c.is_ascii() {
-            out.push(c.to_ascii_lowercase());
-        } else {
-            out.extend(c.to_lowercase());
+        for lower in c.to_lowercase() {
+            out.extend_from_slice(lower.encode_utf8(&mut utf8).as_bytes());
         }
         in_word = true;
         prev = Some(c);
     }
 }
 
-/// `push_words` for ASCII names (nearly all of them), byte by byte into a small stack buffer
-/// that is appended in pieces: pushing `char`s one at a time cost three times as much.
-fn push_ascii_words(out: &mut String, name: &[u8], sep: char) {
-    const PIECE: usize = 128;
-    let sep = u8::try_from(sep).unwrap_or(b' ');
-    let mut buf = [0u8; PIECE];
-    let mut n = 0;
-    // The output is ASCII: lowercase letters, digits and an ASCII separator.
-    let flush = |out: &mut String, bytes: &[u8]| out.push_str(std::str::from_utf8(bytes).unwrap_or_default());
-    let mut written = false;
-    let mut in_word = false;
-    for (i, &c) in name.iter().enumerate() {
-        if !c.is_ascii_alphanumeric() {
-            in_word = false;
-            continue;
-        }
-        let mut boundary = !in_word;
-        if in_word && c.is_ascii_uppercase() {
-            let p = name[i - 1];
-            let next_lower = name.get(i + 1).is_some_and(u8::is_ascii_lowercase);
-            if p.is_ascii_lowercase() || p.is_ascii_digit() || (p.is_ascii_uppercase() && next_lower) {
-                boundary = true;
-            }
-        }
-        if n + 2 > PIECE {
-            flush(out, &buf[..n]);
-            n = 0;
-        }
-        if boundary && written {
-            buf[n] = sep;
-            n += 1;
-        }
-        buf[n] = c.to_ascii_lowercase();
-        n += 1;
-        written = true;
-        in_word = true;
-    }
-    flush(out, &buf[..n]);
+/// The text `push_word_bytes` built. It only appends whole characters, so this never loses
+/// anything; were it ever to, the bad bytes would show as U+FFFD rather than fail.
+pub fn into_text(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 /// A set of words the rules define (verbs, lexicon entries). Lookups are with a tool's words,
@@ -99,6 +100,8 @@ fn push_ascii_words(out: &mut String, name: &[u8], sep: char) {
 /// rules, never from a server, so nobody can craft colliding keys; sets keyed by server text
 /// (`SiblingContext::names`) keep the standard hasher.
 pub type WordSet = HashSet<String, std::hash::BuildHasherDefault<WordHasher>>;
+/// A map keyed by rule words (see `WordSet`).
+pub type WordMap<V> = std::collections::HashMap<String, V, std::hash::BuildHasherDefault<WordHasher>>;
 
 /// FNV-1a over the bytes written (see `WordSet`).
 #[derive(Debug, Clone, Copy)]
@@ -125,8 +128,9 @@ impl std::hash::Hasher for WordHasher {
 /// The lexicon the name analysis needs, gathered from the rules at load time.
 #[derive(Debug, Default, Clone)]
 pub struct Lexicon {
-    /// Every word some rule's `verb` condition lists.
-    pub verbs: WordSet,
+    /// Every word some rule's `verb` condition lists, with the bits of those conditions
+    /// (`Cond::Verb`).
+    pub verbs: WordMap<u64>,
     /// Verbs that are also common nouns (`schedule`, `run`, `test`): when one comes first and a
     /// plain verb follows, the later verb is the action (`schedule_list` lists schedules).
     pub dual: WordSet,
@@ -154,7 +158,7 @@ pub fn find_verbs<S: AsRef<str>>(words: &[S], lex: &Lexicon) -> Vec<String> {
             }
         }
     }
-    let is_verb = |i: usize| (i >= 64 || blocked & (1 << i) == 0) && lex.verbs.contains(word(i));
+    let is_verb = |i: usize| (i >= 64 || blocked & (1 << i) == 0) && lex.verbs.contains_key(word(i));
     let Some(mut primary) = (0..words.len()).find(|&i| is_verb(i)) else {
         return Vec::new();
     };
@@ -184,6 +188,8 @@ pub struct Features<'t> {
     /// The name exactly as sent.
     pub raw_name: &'t str,
     pub verbs: Vec<String>,
+    /// The bits of the verb conditions these verbs satisfy (`Cond::Verb`).
+    pub verb_mask: u64,
     pub title: &'t str,
     pub description: &'t str,
     /// One line per input property, `name:type` (names in snake case), nested properties included.
@@ -195,45 +201,46 @@ pub struct Features<'t> {
 
 impl<'t> Features<'t> {
     pub fn new(tool: &'t ToolInput, lex: &Lexicon) -> Features<'t> {
-        let mut name = String::with_capacity(tool.name.len() + 4);
-        push_words(&mut name, &tool.name, ' ');
+        // A name's words take at most twice its length (a separator per character).
+        let mut name = Vec::with_capacity(tool.name.len() * 2);
+        push_word_bytes(&mut name, &tool.name, b' ');
+        let name = into_text(name);
         let mut words: Vec<&str> = Vec::with_capacity(8);
         words.extend(name.split(' ').filter(|w| !w.is_empty()));
         let verbs = find_verbs(&words, lex);
+        let verb_mask = verbs.iter().fold(0, |mask, v| mask | lex.verbs.get(v).copied().unwrap_or(0));
         let params_in = tool.input_schema.as_ref().map_or(&[][..], |s| &s.params[..]);
-        let mut params = String::with_capacity(params_in.iter().map(|p| p.name.len() * 2 + p.ty.len() + 2).sum());
-        let mut enums = String::new();
+        let mut params = Vec::with_capacity(params_in.iter().map(|p| p.name.len() * 2 + p.ty.len() + 2).sum());
+        let mut enums = Vec::new();
         for param in params_in {
             let line_start = params.len();
-            push_words(&mut params, &param.name, '_');
+            push_word_bytes(&mut params, &param.name, b'_');
             let name_end = params.len();
-            params.push(':');
-            params.push_str(&param.ty);
-            params.push('\n');
+            params.push(b':');
+            params.extend_from_slice(param.ty.as_bytes());
+            params.push(b'\n');
             for value in &param.values {
-                enums.push_str(&params[line_start..name_end]);
-                enums.push('=');
-                push_words(&mut enums, value, '_');
-                enums.push('\n');
+                enums.extend_from_slice(&params[line_start..name_end]);
+                enums.push(b'=');
+                push_word_bytes(&mut enums, value, b'_');
+                enums.push(b'\n');
             }
         }
+        let server = tool.server.as_deref().map_or_else(String::new, |s| {
+            let mut out = Vec::with_capacity(s.len() * 2);
+            push_word_bytes(&mut out, s, b' ');
+            into_text(out)
+        });
         Features {
             name,
             raw_name: &tool.name,
             verbs,
+            verb_mask,
             title: tool.title.as_deref().unwrap_or_default(),
             description: tool.description.as_deref().unwrap_or_default(),
-            params,
-            enums,
-            server: tool
-                .server
-                .as_deref()
-                .map(|s| {
-                    let mut out = String::new();
-                    push_words(&mut out, s, ' ');
-                    out
-                })
-                .unwrap_or_default(),
+            params: into_text(params),
+            enums: into_text(enums),
+            server,
         }
     }
 }
@@ -312,7 +319,10 @@ mod tests {
     fn lex() -> Lexicon {
         let set = |xs: &[&str]| xs.iter().map(|s| s.to_string()).collect::<WordSet>();
         Lexicon {
-            verbs: set(&["get", "create", "list", "delete", "schedule", "run", "query", "pull"]),
+            verbs: ["get", "create", "list", "delete", "schedule", "run", "query", "pull"]
+                .iter()
+                .map(|v| (v.to_string(), 0))
+                .collect(),
             dual: set(&["schedule", "run", "query"]),
             noun_phrases: vec![vec!["pull".into(), "request".into()]],
             conjunctions: set(&["and", "or"]),

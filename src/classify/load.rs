@@ -4,7 +4,7 @@
 //! duplicate ids, undeclared tags, missing examples) with its file, rule and field, then fails
 //! once with all of them.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use super::features::Lexicon;
 use super::matcher::FieldPatterns;
-use super::rules::{Cond, Effect, Example, Rule, RuleSet, Stage, Tables, TextSets};
+use super::rules::{Cond, Effect, Example, Rule, RuleSet, Stage, Tables, TextSets, Trigger};
 use crate::model::{Annotations, Category, Field, Hint, Risk, Severity, ToolInput};
 
 /// The default rules, compiled into the binary so `catalog` works from any directory.
@@ -463,7 +463,7 @@ pub fn load_sources(sources: Vec<(String, String)>) -> Result<RuleSet, RuleProbl
     let mut bank = PatternBank::default();
     let mut rules = Vec::new();
     let mut seen: HashMap<String, String> = HashMap::new();
-    let mut verbs = HashSet::new();
+    let mut verbs = VerbBank::default();
     let known_tags = TagNames(tables.as_ref().map(|t| t.tags.keys().cloned().collect()).unwrap_or_default());
     if known_tags.0.len() > 64 {
         ctx.file = "tables.toml".into();
@@ -499,6 +499,7 @@ pub fn load_sources(sources: Vec<(String, String)>) -> Result<RuleSet, RuleProbl
                 why: raw.why,
                 file: file.clone(),
                 stage,
+                trigger: Trigger::of(&cond),
                 cond,
                 effect,
                 examples,
@@ -516,7 +517,7 @@ pub fn load_sources(sources: Vec<(String, String)>) -> Result<RuleSet, RuleProbl
         unreachable!("missing tables or sets are reported as problems");
     };
     let lexicon = Lexicon {
-        verbs: verbs.into_iter().collect(),
+        verbs: verbs.words.into_iter().collect(),
         dual: raw_lex.dual.into_iter().collect(),
         noun_phrases: raw_lex
             .noun_phrases
@@ -588,13 +589,31 @@ fn parse_category(s: &str, field: &str, ctx: &mut Ctx) -> Option<Category> {
     }
 }
 
+/// Every verb condition's words, and which conditions list each word (`Cond::Verb`'s bit).
+#[derive(Default)]
+struct VerbBank {
+    words: HashMap<String, u64>,
+    conds: u32,
+}
+
+impl VerbBank {
+    fn add(&mut self, list: &[String]) -> Cond {
+        let bit = if self.conds < 64 { 1 << self.conds } else { 0 };
+        self.conds += 1;
+        for v in list {
+            *self.words.entry(v.clone()).or_default() |= bit;
+        }
+        Cond::Verb { words: list.iter().cloned().collect(), bit }
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn compile_match(
     m: &RawMatch,
     path: &str,
     stage: Stage,
     bank: &mut PatternBank,
-    verbs: &mut HashSet<String>,
+    verbs: &mut VerbBank,
     tags: &TagNames,
     ctx: &mut Ctx,
 ) -> Option<Cond> {
@@ -654,9 +673,8 @@ fn compile_match(
                 ctx.problem(format!("{path}.verb"), format!("`{v}` is not one lowercase word"));
                 ok = false;
             }
-            verbs.insert(v.clone());
         }
-        conds.push(Cond::Verb(list.iter().cloned().collect()));
+        conds.push(verbs.add(list));
     }
     if let Some(ann) = &m.annotation {
         for (k, v) in ann {

@@ -33,8 +33,10 @@ impl Stage {
 /// A compiled match condition.
 #[derive(Debug, Clone)]
 pub enum Cond {
-    /// The name's action verb (or a verb joined to it) is one of these words.
-    Verb(super::features::WordSet),
+    /// The name's action verb (or a verb joined to it) is one of these words. `bit` is this
+    /// condition's bit in `Features::verb_mask` (0 past the 64th verb condition: the words are
+    /// looked up instead).
+    Verb { words: super::features::WordSet, bit: u64 },
     /// Pattern `idx` of `field`'s regex set matches, at least `min` times (lines, for siblings).
     Re {
         field: Field,
@@ -98,9 +100,34 @@ pub struct Rule {
     pub file: String,
     pub stage: Stage,
     pub cond: Cond,
+    /// Something the rule cannot fire without, checked before `cond` (`Trigger::of`).
+    pub trigger: Option<Trigger>,
     pub effect: Effect,
     /// `(flag, pass)`.
     pub examples: (Vec<Example>, Vec<Example>),
+}
+
+/// One thing a condition needs, cheap to check: most rules are skipped on it without running
+/// their whole condition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    /// Pattern `idx` of a field (not siblings) matched.
+    Pattern(Field, usize),
+    /// A name verb with this bit in `Features::verb_mask`.
+    Verb(u64),
+}
+
+impl Trigger {
+    /// What `cond` cannot be true without, if anything: itself for a pattern or verb, the first
+    /// such part of an `all`.
+    pub fn of(cond: &Cond) -> Option<Trigger> {
+        match cond {
+            Cond::Re { field, idx, .. } if *field != Field::Siblings => Some(Trigger::Pattern(*field, *idx)),
+            Cond::Verb { bit, .. } if *bit != 0 => Some(Trigger::Verb(*bit)),
+            Cond::All(list) => list.iter().find_map(Trigger::of),
+            _ => None,
+        }
+    }
 }
 
 /// Each field's patterns compiled together (`matcher`), with the per-thread scratch space to
@@ -223,3 +250,4 @@ mod tests {
         }
     }
 }
+
