@@ -535,10 +535,10 @@ mod tests {
             r"\Athis tool (gets|lists)",
             r"done\z",
         ]);
-        let words = [
-            "delete", "removes", "the", "file", "permanently", "run", "executes", "some", "sql", "code", "cannot",
-            "be", "undone", ".env", "/.env", "this", "tool", "gets", "lists", "done", "\u{200B}", "é", ",", ".",
-        ];
+        let words: Vec<&str> = "delete removes the file permanently run executes some sql code cannot be undone \
+             .env /.env this tool gets lists done \u{200B} é , ."
+            .split_whitespace()
+            .collect();
         // A fixed pseudo-random sequence (LCG), so a failure can be replayed.
         let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
         let mut next = move |n: usize| {
@@ -568,4 +568,3 @@ mod tests {
         assert!(spans(&f, "monkey").is_empty());
     }
 }
-

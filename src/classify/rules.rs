@@ -36,7 +36,10 @@ pub enum Cond {
     /// The name's action verb (or a verb joined to it) is one of these words. `bit` is this
     /// condition's bit in `Features::verb_mask` (0 past the 64th verb condition: the words are
     /// looked up instead).
-    Verb { words: super::features::WordSet, bit: u64 },
+    Verb {
+        words: super::features::WordSet,
+        bit: u64,
+    },
     /// Pattern `idx` of `field`'s regex set matches, at least `min` times (lines, for siblings).
     Re {
         field: Field,
@@ -250,4 +253,3 @@ mod tests {
         }
     }
 }
-
