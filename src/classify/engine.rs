@@ -380,7 +380,10 @@ impl RuleSet {
                 }
             }
             Cond::Annotation(h, v) => {
-                out.push(Evidence { field: Field::Annotations, text: format!("{}: {v}", h.mcp_name()) });
+                out.push(Evidence {
+                    field: Field::Annotations,
+                    text: [h.mcp_name(), if *v { ": true" } else { ": false" }].concat(),
+                });
             }
             Cond::HasDescription(false) => {
                 out.push(Evidence { field: Field::Description, text: String::new() });
@@ -497,7 +500,11 @@ fn summarize(
     };
     use std::fmt::Write as _;
     let mut s = String::with_capacity(name.len() + 160);
-    let _ = write!(s, "`{name}` {what}");
+    // Plain pushes: `write!` costs more than the rest of the summary.
+    s.push('`');
+    s.push_str(name);
+    s.push_str("` ");
+    s.push_str(what);
     if let Some((first, rest)) = tags.split_first() {
         s.push_str(" (");
         s.push_str(first);
@@ -507,7 +514,9 @@ fn summarize(
         }
         s.push(')');
     }
-    let _ = write!(s, "; {risk} risk. ");
+    s.push_str("; ");
+    s.push_str(risk.as_str());
+    s.push_str(" risk. ");
     s.push_str(match risk {
         Risk::Low => "It needs no policy beyond logging.",
         Risk::Medium => "It needs a policy: rate-limit it.",

@@ -32,29 +32,43 @@ pub fn push_word_bytes(out: &mut Vec<u8>, name: &str, sep: u8) {
         push_unicode_words(out, name, sep);
         return;
     }
+    // Bytes go to a buffer on the stack, appended in pieces: pushing them one by one onto `out`
+    // checks its capacity at every byte.
+    const PIECE: usize = 128;
     let bytes = name.as_bytes();
-    let start = out.len();
+    let mut buf = [0u8; PIECE];
+    let mut n = 0;
+    let mut written = false;
     let mut in_word = false;
     for (i, &c) in bytes.iter().enumerate() {
         if !c.is_ascii_alphanumeric() {
             in_word = false;
             continue;
         }
-        if in_word {
-            // `fooBar` → foo|Bar, `HTTPRequest` → HTTP|Request, but `HTTP` stays whole.
-            if c.is_ascii_uppercase() {
+        // `fooBar` → foo|Bar, `HTTPRequest` → HTTP|Request, but `HTTP` stays whole.
+        let boundary = if in_word {
+            c.is_ascii_uppercase() && {
                 let p = bytes[i - 1];
                 let next_lower = bytes.get(i + 1).is_some_and(u8::is_ascii_lowercase);
-                if p.is_ascii_lowercase() || p.is_ascii_digit() || (p.is_ascii_uppercase() && next_lower) {
-                    out.push(sep);
-                }
+                p.is_ascii_lowercase() || p.is_ascii_digit() || (p.is_ascii_uppercase() && next_lower)
             }
-        } else if out.len() > start {
-            out.push(sep);
+        } else {
+            written
+        };
+        if n + 2 > PIECE {
+            out.extend_from_slice(&buf[..n]);
+            n = 0;
         }
-        out.push(c.to_ascii_lowercase());
+        if boundary {
+            buf[n] = sep;
+            n += 1;
+        }
+        buf[n] = c.to_ascii_lowercase();
+        n += 1;
+        written = true;
         in_word = true;
     }
+    out.extend_from_slice(&buf[..n]);
 }
 
 /// `push_word_bytes` for names with non-ASCII characters.
