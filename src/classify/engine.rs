@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use super::features::{push_words, Features, SiblingContext};
+use super::features::{into_text, push_word_bytes, Features, SiblingContext};
 use super::matcher::{Hits, Scratch};
 use super::rules::{Cond, Rule, RuleSet, Stage, Trigger};
 use crate::model::{
@@ -108,8 +108,10 @@ impl RuleSet {
         siblings
             .iter()
             .map(|s| {
-                let mut words = String::new();
-                push_words(&mut words, s.as_ref(), ' ');
+                let name = s.as_ref();
+                let mut bytes = Vec::with_capacity(name.len() * 2);
+                push_word_bytes(&mut bytes, name, b' ');
+                let words = into_text(bytes);
                 let mut fired = Vec::new();
                 if let (Some(patterns), Some((cache, hits))) = (patterns, &mut scratch.fields[Field::Siblings.index()])
                 {
