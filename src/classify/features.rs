@@ -32,10 +32,21 @@ pub fn push_word_bytes(out: &mut Vec<u8>, name: &str, sep: u8) {
         push_unicode_words(out, name, sep);
         return;
     }
+    let bytes = name.as_bytes();
+    if is_plain(bytes) {
+        // Already lowercase words: only the separators change.
+        let start = out.len();
+        out.extend_from_slice(bytes);
+        for c in &mut out[start..] {
+            if !c.is_ascii_alphanumeric() {
+                *c = sep;
+            }
+        }
+        return;
+    }
     // Bytes go to a buffer on the stack, appended in pieces: pushing them one by one onto `out`
     // checks its capacity at every byte.
     const PIECE: usize = 128;
-    let bytes = name.as_bytes();
     let mut buf = [0u8; PIECE];
     let mut n = 0;
     let mut written = false;
@@ -69,6 +80,21 @@ pub fn push_word_bytes(out: &mut Vec<u8>, name: &str, sep: u8) {
         in_word = true;
     }
     out.extend_from_slice(&buf[..n]);
+}
+
+/// Whether a name is lowercase ASCII words (letters and digits) joined by single `_`, `-`, `.`,
+/// `/` or spaces, with none at either end (`create_issue`, `user-id`, `v2`): most names, whose
+/// words need no splitting.
+fn is_plain(bytes: &[u8]) -> bool {
+    let mut after_separator = true;
+    for &c in bytes {
+        match c {
+            b'a'..=b'z' | b'0'..=b'9' => after_separator = false,
+            b'_' | b'-' | b'.' | b'/' | b' ' if !after_separator => after_separator = true,
+            _ => return false,
+        }
+    }
+    !after_separator
 }
 
 /// `push_word_bytes` for names with non-ASCII characters.
@@ -328,6 +354,13 @@ mod tests {
         check("auth0_get_action", "auth0 get action");
         check("", "");
         check("__", "");
+        check("create_issue", "create issue");
+        check("a.b-c/d e", "a b c d e");
+        check("_leading", "leading");
+        check("trailing_", "trailing");
+        check("double__sep", "double sep");
+        check("v2_list", "v2 list");
+        check("get@all", "get all");
     }
 
     fn lex() -> Lexicon {

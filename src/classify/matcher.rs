@@ -393,16 +393,21 @@ impl FieldPatterns {
     /// The span to show for pattern `p`, whose earliest-ending match ends at `end`: the leftmost
     /// start of a match ending there, then the longest match from that start.
     fn span_of(&self, cache: &mut FieldCache, text: &str, p: usize, end: usize) -> (usize, usize) {
-        let Ok(pid) = PatternID::try_from(p) else { return (end, end) };
-        let back = Input::new(text).range(..end).anchored(Anchored::Pattern(pid));
-        let start = match self.reverse.try_search_rev(&mut cache.reverse, &back) {
-            Ok(Some(m)) => m.offset(),
-            _ => {
-                debug_assert!(false, "a pattern's reverse search found no start");
-                return (end, end);
+        let (at_start, local) = self.place[p];
+        // A pattern that begins with `\A` can only start at 0.
+        let start = if at_start {
+            0
+        } else {
+            let Ok(pid) = PatternID::try_from(p) else { return (end, end) };
+            let back = Input::new(text).range(..end).anchored(Anchored::Pattern(pid));
+            match self.reverse.try_search_rev(&mut cache.reverse, &back) {
+                Ok(Some(m)) => m.offset(),
+                _ => {
+                    debug_assert!(false, "a pattern's reverse search found no start");
+                    return (end, end);
+                }
             }
         };
-        let (at_start, local) = self.place[p];
         let (group, c) =
             if at_start { (&self.anchored, &mut cache.anchored) } else { (&self.unanchored, &mut cache.unanchored) };
         let (Some(group), Some(c)) = (group, c) else { return (start, end) };
