@@ -125,7 +125,7 @@ impl RuleSet {
 
     /// Classifies one tool with a sibling context built once for its server.
     pub fn classify_in(&self, tool: &ToolInput, ctx: &SiblingContext) -> Verdict {
-        let f = Features::new(tool, &self.lexicon);
+        let f = Features::new(tool, &self.lexicon, self.sets.get(Field::Server).is_some());
         let mut guard = self.sets.scratch();
         let scratch: &mut Scratch = &mut guard;
         let mut own = Vec::new();
@@ -532,4 +532,38 @@ fn summarize(
         let _ = write!(s, " Its definition has {} finding(s), the worst: {}.", findings.len(), worst.message);
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::classify::{load_sources, DEFAULT_RULE_FILES};
+    use crate::model::ToolInput;
+
+    #[test]
+    fn a_rule_on_the_server_name_sees_its_words() {
+        // No default rule reads the server, so its words are only built for rules like this.
+        let extra = r#"
+[[rule]]
+id = "server-payments"
+message = "the server is a payments service"
+why = "Test rule."
+match.server = '\bstripe\b'
+effect.tags = ["payments"]
+examples.flag = [{ name = "list_charges", server = "@stripe/agent-toolkit" }]
+examples.pass = [{ name = "list_charges", server = "github" }]
+"#;
+        let mut sources: Vec<(String, String)> =
+            DEFAULT_RULE_FILES.iter().map(|(n, s)| (n.to_string(), s.to_string())).collect();
+        sources.push(("server.toml".into(), extra.into()));
+        let rules = load_sources(sources).expect("rules load");
+        let tool = |server: &str| ToolInput {
+            name: "list_charges".into(),
+            server: Some(server.into()),
+            ..ToolInput::default()
+        };
+        let fired =
+            |server: &str| rules.classify(&tool(server)).reasons.iter().any(|r| &*r.rule_id == "server-payments");
+        assert!(fired("@stripe/agent-toolkit"));
+        assert!(!fired("github"));
+    }
 }

@@ -236,11 +236,13 @@ pub struct Features<'t> {
     pub params: String,
     /// One line per enum value of a string property, `param=value`.
     pub enums: String,
+    /// The server name's words, when some rule reads them (else empty).
     pub server: String,
 }
 
 impl<'t> Features<'t> {
-    pub fn new(tool: &'t ToolInput, lex: &Lexicon) -> Features<'t> {
+    /// The texts of `tool`; its server's words only `with_server` (no default rule reads them).
+    pub fn new(tool: &'t ToolInput, lex: &Lexicon, with_server: bool) -> Features<'t> {
         // A name's words take at most twice its length (a separator per character).
         let mut name = Vec::with_capacity(tool.name.len() * 2);
         push_word_bytes(&mut name, &tool.name, b' ');
@@ -266,7 +268,7 @@ impl<'t> Features<'t> {
                 enums.push(b'\n');
             }
         }
-        let server = tool.server.as_deref().map_or_else(String::new, |s| {
+        let server = tool.server.as_deref().filter(|_| with_server).map_or_else(String::new, |s| {
             let mut out = Vec::with_capacity(s.len() * 2);
             push_word_bytes(&mut out, s, b' ');
             into_text(out)
@@ -406,7 +408,7 @@ mod tests {
             })),
             ..ToolInput::default()
         };
-        let f = Features::new(&tool, &lex());
+        let f = Features::new(&tool, &lex(), true);
         assert!(f.params.contains("user_ids:array\n"));
         assert!(f.params.contains("force:boolean\n"));
         assert!(f.enums.contains("action=delete_all\n"));
