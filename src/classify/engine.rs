@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use super::features::{into_text, push_word_bytes, Features, SiblingContext};
+use super::features::{push_words, Features, SiblingContext};
 use super::matcher::{Hits, Scratch};
 use super::rules::{Cond, Rule, RuleSet, Stage, Trigger};
 use crate::model::{
@@ -108,10 +108,8 @@ impl RuleSet {
         siblings
             .iter()
             .map(|s| {
-                let name = s.as_ref();
-                let mut bytes = Vec::with_capacity(name.len() * 2);
-                push_word_bytes(&mut bytes, name, b' ');
-                let words = into_text(bytes);
+                let mut words = String::new();
+                push_words(&mut words, s.as_ref(), ' ');
                 let mut fired = Vec::new();
                 if let (Some(patterns), Some((cache, hits))) = (patterns, &mut scratch.fields[Field::Siblings.index()])
                 {
@@ -536,8 +534,8 @@ fn summarize(
 
 #[cfg(test)]
 mod tests {
+    use crate::classify::examples::run_examples;
     use crate::classify::{load_sources, DEFAULT_RULE_FILES};
-    use crate::model::ToolInput;
 
     #[test]
     fn a_rule_on_the_server_name_sees_its_words() {
@@ -556,14 +554,7 @@ examples.pass = [{ name = "list_charges", server = "github" }]
             DEFAULT_RULE_FILES.iter().map(|(n, s)| (n.to_string(), s.to_string())).collect();
         sources.push(("server.toml".into(), extra.into()));
         let rules = load_sources(sources).expect("rules load");
-        let tool = |server: &str| ToolInput {
-            name: "list_charges".into(),
-            server: Some(server.into()),
-            ..ToolInput::default()
-        };
-        let fired =
-            |server: &str| rules.classify(&tool(server)).reasons.iter().any(|r| &*r.rule_id == "server-payments");
-        assert!(fired("@stripe/agent-toolkit"));
-        assert!(!fired("github"));
+        // Its examples fire on a Stripe server and not on another.
+        assert_eq!(run_examples(&rules).failures, []);
     }
 }

@@ -16,18 +16,19 @@ pub fn name_words(name: &str) -> Vec<String> {
     joined.split(' ').filter(|w| !w.is_empty()).map(str::to_string).collect()
 }
 
-/// Appends `name`'s words to `out`, lowercased and joined by `sep` (see `push_word_bytes`).
+/// Appends `name`'s words to `out`, lowercased and joined by `sep` (see `push_word_bytes`). The
+/// words are appended to `out`'s own buffer, which is checked as UTF-8 once, whole.
 pub fn push_words(out: &mut String, name: &str, sep: char) {
-    let mut bytes = Vec::with_capacity(name.len() * 2);
+    let mut bytes = std::mem::take(out).into_bytes();
     push_word_bytes(&mut bytes, name, u8::try_from(sep).unwrap_or(b' '));
-    out.push_str(&into_text(bytes));
+    *out = into_text(bytes);
 }
 
 /// Appends `name`'s words to `out` as UTF-8, lowercased and joined by the ASCII `sep`. Only
 /// whole characters are appended, so a buffer that held text still does (see `into_text`).
 /// Building bytes and checking them once per text is several times faster than pushing `char`s
 /// or checking each name's piece.
-pub fn push_word_bytes(out: &mut Vec<u8>, name: &str, sep: u8) {
+fn push_word_bytes(out: &mut Vec<u8>, name: &str, sep: u8) {
     if !name.is_ascii() {
         push_unicode_words(out, name, sep);
         return;
@@ -131,7 +132,7 @@ fn push_unicode_words(out: &mut Vec<u8>, name: &str, sep: u8) {
 
 /// The text `push_word_bytes` built. It only appends whole characters, so this never loses
 /// anything; were it ever to, the bad bytes would show as U+FFFD rather than fail.
-pub fn into_text(bytes: Vec<u8>) -> String {
+fn into_text(bytes: Vec<u8>) -> String {
     String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
@@ -244,9 +245,8 @@ impl<'t> Features<'t> {
     /// The texts of `tool`; its server's words only `with_server` (no default rule reads them).
     pub fn new(tool: &'t ToolInput, lex: &Lexicon, with_server: bool) -> Features<'t> {
         // A name's words take at most twice its length (a separator per character).
-        let mut name = Vec::with_capacity(tool.name.len() * 2);
-        push_word_bytes(&mut name, &tool.name, b' ');
-        let name = into_text(name);
+        let mut name = String::with_capacity(tool.name.len() * 2);
+        push_words(&mut name, &tool.name, ' ');
         let mut words: Vec<&str> = Vec::with_capacity(8);
         words.extend(name.split(' ').filter(|w| !w.is_empty()));
         let verbs = find_verbs(&words, lex);
@@ -268,11 +268,10 @@ impl<'t> Features<'t> {
                 enums.push(b'\n');
             }
         }
-        let server = tool.server.as_deref().filter(|_| with_server).map_or_else(String::new, |s| {
-            let mut out = Vec::with_capacity(s.len() * 2);
-            push_word_bytes(&mut out, s, b' ');
-            into_text(out)
-        });
+        let mut server = String::new();
+        if let Some(s) = tool.server.as_deref().filter(|_| with_server) {
+            push_words(&mut server, s, ' ');
+        }
         Features {
             name,
             raw_name: &tool.name,
