@@ -279,7 +279,12 @@ impl Group {
                     continue;
                 }
             }
+            // A step may clear the cache, and then the other walk's state is gone: it must not
+            // be stepped from.
             a = dfa.next_state(cache, a, x).ok()?;
+            if cache.clear_count() != clears {
+                return None;
+            }
             b = dfa.next_state(cache, b, y).ok()?;
             if cache.clear_count() != clears || a.is_dead() || b.is_dead() || a.is_quit() || b.is_quit() {
                 return None;
@@ -302,6 +307,10 @@ impl Group {
         states[n - mid] = b;
         let eoi = dfa.next_eoi_state(cache, b).ok()?;
         report(cache, eoi, n, found_b);
+        // The first walk's state (and the recorded ones) are gone if the second cleared the cache.
+        if cache.clear_count() != clears {
+            return None;
+        }
         // The first walk goes on until it meets the second.
         let mut at = mid;
         while at < n && a != states[at - mid] {
@@ -526,6 +535,41 @@ mod tests {
         }
         out.sort_unstable();
         out
+    }
+
+    #[test]
+    fn a_cache_cleared_mid_walk_still_finds_every_match() {
+        // The smallest cache the library allows is cleared again and again by these patterns.
+        let hirs: Vec<Hir> = [r"(?-u:\b)[a-z]{3,12}(?-u:\b)[^.]{0,30}(?-u:\b)(sql|code)(?-u:\b)", r"x[a-z]{0,20}y"]
+            .iter()
+            .map(|p| regex_syntax::ParserBuilder::new().case_insensitive(true).build().parse(p).expect("parses"))
+            .collect();
+        let nfa = thompson::Compiler::new()
+            .configure(nfa_config())
+            .build_many_from_hir(&hirs.iter().collect::<Vec<_>>())
+            .expect("compiles");
+        let small = DFA::config()
+            .match_kind(MatchKind::All)
+            .starts_for_each_pattern(true)
+            .cache_capacity(0)
+            .skip_cache_capacity_check(true)
+            .minimum_cache_clear_count(None);
+        let group =
+            Group { dfa: DFA::builder().configure(small).build_from_nfa(nfa).expect("builds"), index: vec![0, 1] };
+        let f = FieldPatterns::build(&hirs).expect("builds");
+        let mut cache = group.dfa.create_cache();
+        let mut lanes = Lanes::default();
+        let mut text = String::new();
+        for i in 0..400 {
+            text.push_str(["select", "run the", "xabcy", "code", "sql", "words", ". ", "zq"][(i * 7 + i / 3) % 8]);
+            text.push(' ');
+            let mut hits = f.hits();
+            group.scan(&mut cache, &mut lanes, &text, false, &mut hits);
+            let mut got: Vec<(usize, usize)> = hits.fired().iter().map(|&p| (p, hits.ends[p])).collect();
+            got.sort_unstable();
+            assert_eq!(got, reference(&f, &text), "{text:?}");
+        }
+        assert!(cache.clear_count() > 0, "the cache was never cleared: the test tests nothing");
     }
 
     #[test]
