@@ -218,8 +218,8 @@ impl Group {
             };
             sid = next;
             if sid.is_match() {
-                for i in 0..dfa.match_len(cache, sid) {
-                    found += usize::from(self.record(hits, dfa.match_pattern(cache, sid, i), at));
+                for p in matches(dfa, cache, sid) {
+                    found += usize::from(self.record(hits, p, at));
                 }
                 if found == self.index.len() {
                     return;
@@ -230,10 +230,8 @@ impl Group {
             at += 1;
         }
         if let Ok(eoi) = dfa.next_eoi_state(cache, sid) {
-            if eoi.is_match() {
-                for i in 0..dfa.match_len(cache, eoi) {
-                    self.record(hits, dfa.match_pattern(cache, eoi, i), bytes.len());
-                }
+            for p in matches(dfa, cache, eoi) {
+                self.record(hits, p, bytes.len());
             }
         }
     }
@@ -262,12 +260,7 @@ impl Group {
         let (head, tail) = bytes.split_at(mid);
         // Reports the matches of a state entered at `at` (the end of those matches).
         let report = |cache: &Cache, sid: LazyStateID, at: usize, out: &mut Vec<(PatternID, usize)>| {
-            if !sid.is_match() {
-                return;
-            }
-            for i in 0..dfa.match_len(cache, sid) {
-                out.push((dfa.match_pattern(cache, sid, i), at));
-            }
+            out.extend(matches(dfa, cache, sid).map(|p| (p, at)));
         };
         // Both walks, side by side over the first half's length.
         for (i, (&x, &y)) in head.iter().zip(tail).enumerate() {
@@ -327,6 +320,12 @@ impl Group {
         }
         (cache.clear_count() == clears).then_some(at)
     }
+}
+
+/// The patterns whose matches end where the walk entered `sid` (none unless it is a match state).
+fn matches<'c>(dfa: &'c DFA, cache: &'c Cache, sid: LazyStateID) -> impl Iterator<Item = PatternID> + 'c {
+    let n = if sid.is_match() { dfa.match_len(cache, sid) } else { 0 };
+    (0..n).map(move |i| dfa.match_pattern(cache, sid, i))
 }
 
 impl FieldPatterns {
