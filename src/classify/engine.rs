@@ -338,6 +338,7 @@ impl RuleSet {
                 total.saturating_sub(own) >= *min
             }
             Cond::Re { field, idx, .. } => m.hits(*field).is_some_and(|h| h.matched(*idx)),
+            Cond::Lazy { field, re } => lazy_match(re, text_of(&m.f, m.ctx, *field)),
             Cond::Annotation(h, v) => m.tool.annotations.as_ref().and_then(|a| a.get(*h)) == Some(*v),
             Cond::HasDescription(b) => m.f.description.trim().is_empty() != *b,
             Cond::HasAnnotations(b) => m.tool.annotations.as_ref().is_some_and(|a| !a.is_empty()) == *b,
@@ -379,6 +380,11 @@ impl RuleSet {
                     out.push(Evidence { field: *field, text: clip(&text[start..end]) });
                 }
             }
+            Cond::Lazy { field, re } => {
+                if let Some(hit) = re.find(text_of(&m.f, m.ctx, *field)) {
+                    out.push(Evidence { field: *field, text: clip(hit.as_str()) });
+                }
+            }
             Cond::Annotation(h, v) => {
                 out.push(Evidence {
                     field: Field::Annotations,
@@ -418,6 +424,13 @@ impl RuleSet {
     }
 }
 
+/// Out of line: a deferred pattern runs for few tools, and `eval` stays small enough to inline.
+#[cold]
+#[inline(never)]
+fn lazy_match(re: &regex::Regex, text: &str) -> bool {
+    re.is_match(text)
+}
+
 fn text_of<'a>(f: &'a Features<'_>, ctx: &'a SiblingContext, field: Field) -> &'a str {
     match field {
         Field::Name => &f.name,
@@ -436,7 +449,7 @@ fn text_of<'a>(f: &'a Features<'_>, ctx: &'a SiblingContext, field: Field) -> &'
 fn primary_field(cond: &Cond) -> Option<Field> {
     match cond {
         Cond::Verb { .. } => Some(Field::Name),
-        Cond::Re { field, .. } => Some(*field),
+        Cond::Re { field, .. } | Cond::Lazy { field, .. } => Some(*field),
         Cond::Annotation(..) => Some(Field::Annotations),
         Cond::All(list) | Cond::Any(list) => list.iter().find_map(primary_field),
         _ => None,
@@ -535,7 +548,8 @@ fn summarize(
 #[cfg(test)]
 mod tests {
     use crate::classify::examples::run_examples;
-    use crate::classify::{load_sources, DEFAULT_RULE_FILES};
+    use crate::classify::{load_sources, RuleSet, DEFAULT_RULE_FILES};
+    use crate::model::{Field, ToolInput};
 
     #[test]
     fn a_rule_on_the_server_name_sees_its_words() {
@@ -556,5 +570,43 @@ examples.pass = [{ name = "list_charges", server = "github" }]
         let rules = load_sources(sources).expect("rules load");
         // Its examples fire on a Stripe server and not on another.
         assert_eq!(run_examples(&rules).failures, []);
+    }
+
+    #[test]
+    fn a_rule_run_only_when_nothing_voted_keeps_its_patterns_apart() {
+        let extra = r#"
+[[rule]]
+id = "unknown-tool-mentions-widgets"
+message = "an unrecognised tool about widgets"
+why = "Test rule."
+stage = "finding"
+match.no_votes = true
+match.description = '\bwidgets?\b'
+match.not.description = '\bgadgets?\b'
+effect.finding = "info"
+examples.flag = [{ name = "frobnicate", description = "Frobnicates the widget." }]
+examples.pass = [
+    { name = "frobnicate", description = "Frobnicates the widget and the gadget." },
+    { name = "list_widgets", description = "Lists every widget." },
+]
+"#;
+        let mut sources: Vec<(String, String)> =
+            DEFAULT_RULE_FILES.iter().map(|(n, s)| (n.to_string(), s.to_string())).collect();
+        let before = load_sources(sources.clone()).expect("rules load");
+        sources.push(("widgets.toml".into(), extra.into()));
+        let rules = load_sources(sources).expect("rules load");
+        assert_eq!(run_examples(&rules).failures, []);
+        // Not in the description patterns every tool walks...
+        let count = |r: &RuleSet| r.sets.get(Field::Description).map_or(0, |p| p.len());
+        assert_eq!(count(&rules), count(&before));
+        // ...and its evidence is still the matched text.
+        let tool = ToolInput {
+            name: "frobnicate".into(),
+            description: Some("Frobnicates a Widget.".into()),
+            ..ToolInput::default()
+        };
+        let verdict = rules.classify(&tool);
+        let reason = verdict.reasons.iter().find(|r| &*r.rule_id == "unknown-tool-mentions-widgets").expect("fires");
+        assert_eq!(reason.evidence.iter().map(|e| e.text.as_str()).collect::<Vec<_>>(), ["Widget"]);
     }
 }

@@ -257,6 +257,9 @@ impl TagNames {
 #[derive(Default)]
 struct PatternBank {
     patterns: HashMap<Field, Vec<String>>,
+    /// Set while a rule that runs only when nothing voted (`no_votes = true` after the vote) is
+    /// compiled: its patterns are kept out of the per-field sets that every tool walks.
+    deferred: bool,
 }
 
 impl PatternBank {
@@ -267,6 +270,22 @@ impl PatternBank {
         }
         list.push(pattern.to_string());
         list.len() - 1
+    }
+
+    /// The condition for `pattern` on `field`: an index into the field's set, or, for a deferred
+    /// rule, a regex of its own that runs only for the few tools the rule is tried on (sibling and
+    /// server patterns always go into the sets: siblings are counted once per server, and server
+    /// words are only built when the set exists).
+    fn cond(&mut self, field: Field, pattern: &str, min: usize) -> Result<Cond, String> {
+        if self.deferred && !matches!(field, Field::Siblings | Field::Server) {
+            let re = regex::RegexBuilder::new(&compiled_form(pattern))
+                .case_insensitive(true)
+                .multi_line(true)
+                .build()
+                .map_err(|e| e.to_string())?;
+            return Ok(Cond::Lazy { field, re: Arc::new(re) });
+        }
+        Ok(Cond::Re { field, idx: self.add(field, pattern), min })
     }
 }
 
@@ -487,7 +506,9 @@ pub fn load_sources(sources: Vec<(String, String)>) -> Result<RuleSet, RuleProbl
             RawStage::Verdict => Stage::Verdict,
             RawStage::Finding => Stage::Finding,
         };
+        bank.deferred = stage != Stage::Signal && raw.matcher.no_votes == Some(true);
         let cond = compile_match(&raw.matcher, "match", stage, &mut bank, &mut verbs, &known_tags, &mut ctx);
+        bank.deferred = false;
         let effect = compile_effect(&raw.effect, stage, &known_tags, &mut ctx);
         let examples = compile_examples(raw.examples, &mut ctx);
         if let (Some(cond), Some(effect)) = (cond, effect) {
@@ -631,7 +652,13 @@ fn compile_match(
                 );
                 None
             }
-            Ok(_) => Some(Cond::Re { field, idx: bank.add(field, p), min }),
+            Ok(_) => match bank.cond(field, p, min) {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    ctx.problem(format!("{path}.{key}"), e);
+                    None
+                }
+            },
             Err(e) => {
                 ctx.problem(format!("{path}.{key}"), regex_problem(&e));
                 None
@@ -771,6 +798,9 @@ fn compile_match(
     if !ok {
         return None;
     }
+    // Cheap conditions first: `all` stops at the first that fails, so a deferred rule's own
+    // regexes run only for the tools that pass the rest (say, `no_votes`).
+    conds.sort_by_key(|c| matches!(c, Cond::Lazy { .. }));
     Some(if conds.len() == 1 { conds.pop().expect("one condition") } else { Cond::All(conds) })
 }
 

@@ -46,6 +46,12 @@ pub enum Cond {
         idx: usize,
         min: usize,
     },
+    /// A pattern of a rule that runs only when nothing voted, with its own regex (see
+    /// `load::PatternBank::cond`): run on the field's text only when the rule is tried.
+    Lazy {
+        field: Field,
+        re: Arc<regex::Regex>,
+    },
     /// The server declared this hint with this value.
     Annotation(Hint, bool),
     HasDescription(bool),
