@@ -330,14 +330,23 @@ fn ascii_boundaries(pattern: &str) -> String {
 /// slower; rule patterns are English keywords. Patterns that need Unicode (`\x{200B}`,
 /// `\p{L}`, `[^.]`) keep it.
 pub(crate) fn compiled_form(pattern: &str) -> String {
+    compiled(pattern).map_or_else(|(form, _)| form, |(form, _)| form)
+}
+
+/// The compiled form (see `compiled_form`) and its parse: `Err` holds the form that did not
+/// parse and why.
+fn compiled(pattern: &str) -> Result<(String, Hir), (String, regex_syntax::Error)> {
     let base = ascii_boundaries(pattern);
     if pattern.is_ascii() && !pattern.contains("\\x{") && !pattern.contains("\\p") && !pattern.contains("\\u") {
         let ascii = format!("(?-u:{base})");
-        if parser().parse(&ascii).is_ok() {
-            return ascii;
+        if let Ok(hir) = parser().parse(&ascii) {
+            return Ok((ascii, hir));
         }
     }
-    base
+    match parser().parse(&base) {
+        Ok(hir) => Ok((base, hir)),
+        Err(e) => Err((base, e)),
+    }
 }
 
 /// The parser every rule pattern goes through: case-insensitive, `^`/`$` at line ends.
@@ -1022,8 +1031,10 @@ fn compile_sets(bank: PatternBank, ctx: &mut Ctx) -> Option<TextSets> {
             .into_iter()
             .map(|(field, patterns)| {
                 scope.spawn(move || {
-                    let hirs: Result<Vec<Hir>, String> =
-                        patterns.iter().map(|p| parser().parse(&compiled_form(p)).map_err(|e| e.to_string())).collect();
+                    let hirs: Result<Vec<Hir>, String> = patterns
+                        .iter()
+                        .map(|p| compiled(p).map(|(_, hir)| hir).map_err(|(_, e)| e.to_string()))
+                        .collect();
                     (field, hirs.and_then(|h| FieldPatterns::build(&h)))
                 })
             })
