@@ -330,23 +330,20 @@ fn ascii_boundaries(pattern: &str) -> String {
 /// slower; rule patterns are English keywords. Patterns that need Unicode (`\x{200B}`,
 /// `\p{L}`, `[^.]`) keep it.
 pub(crate) fn compiled_form(pattern: &str) -> String {
-    compiled(pattern).map_or_else(|(form, _)| form, |(form, _)| form)
+    compiled(pattern).0
 }
 
-/// The compiled form (see `compiled_form`) and its parse: `Err` holds the form that did not
-/// parse and why.
-fn compiled(pattern: &str) -> Result<(String, Hir), (String, regex_syntax::Error)> {
+/// The compiled form (see `compiled_form`) and its parse, or why it does not parse.
+fn compiled(pattern: &str) -> (String, Result<Hir, String>) {
     let base = ascii_boundaries(pattern);
     if pattern.is_ascii() && !pattern.contains("\\x{") && !pattern.contains("\\p") && !pattern.contains("\\u") {
         let ascii = format!("(?-u:{base})");
         if let Ok(hir) = parser().parse(&ascii) {
-            return Ok((ascii, hir));
+            return (ascii, Ok(hir));
         }
     }
-    match parser().parse(&base) {
-        Ok(hir) => Ok((base, hir)),
-        Err(e) => Err((base, e)),
-    }
+    let hir = parser().parse(&base).map_err(|e| e.to_string());
+    (base, hir)
 }
 
 /// The parser every rule pattern goes through: case-insensitive, `^`/`$` at line ends.
@@ -1031,10 +1028,7 @@ fn compile_sets(bank: PatternBank, ctx: &mut Ctx) -> Option<TextSets> {
             .into_iter()
             .map(|(field, patterns)| {
                 scope.spawn(move || {
-                    let hirs: Result<Vec<Hir>, String> = patterns
-                        .iter()
-                        .map(|p| compiled(p).map(|(_, hir)| hir).map_err(|(_, e)| e.to_string()))
-                        .collect();
+                    let hirs: Result<Vec<Hir>, String> = patterns.iter().map(|p| compiled(p).1).collect();
                     (field, hirs.and_then(|h| FieldPatterns::build(&h)))
                 })
             })
