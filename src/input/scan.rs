@@ -166,13 +166,6 @@ impl<'a> Scanner<'a> {
     }
 
     /// At `[`: records every element.
-    ///
-    /// A big array is scanned by two threads: a second scanner starts at a guess of an element
-    /// boundary half-way (`guess_boundary`) while this one scans from the start. Scanning from an
-    /// element's start depends on nothing before it, so when this scanner reaches an element
-    /// start exactly at the guess, the second scanner's elements and outcome are what it would
-    /// have found itself, and are taken whole. A wrong guess (inside a string, say) is never
-    /// reached exactly: the second scanner is stopped and its work dropped.
     fn array(&mut self, out: &mut Scan<'a>) -> Result<(), ScanError> {
         self.expect(b'[', "expected `[`")?;
         self.whitespace();
@@ -180,47 +173,7 @@ impl<'a> Scanner<'a> {
             self.pos += 1;
             return Ok(());
         }
-        let guess = match self.b.len() - self.pos {
-            rest if rest >= PARALLEL_SCAN => guess_boundary(self.b, self.pos + rest / 2),
-            _ => None,
-        };
-        let Some(guess) = guess else {
-            return self.elements(out, usize::MAX).map(|_| ());
-        };
-        let stop = std::sync::atomic::AtomicBool::new(false);
-        std::thread::scope(|scope| {
-            let (text, b) = (self.text, self.b);
-            let stop = &stop;
-            let second = scope.spawn(move || {
-                let mut s = Scanner { text, b, pos: guess };
-                let mut found = Scan::default();
-                let outcome = s.elements_until_stopped(&mut found, stop);
-                (found.elements, outcome, s.pos)
-            });
-            let reached = self.elements(out, guess);
-            match reached {
-                Ok(true) => {
-                    let (elements, outcome, pos) = second.join().expect("scanning does not panic");
-                    out.elements.extend(elements);
-                    self.pos = pos;
-                    outcome.map(|_| ())
-                }
-                other => {
-                    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-                    let _ = second.join();
-                    other.map(|_| ())
-                }
-            }
-        })
-    }
-
-    /// From an element's start: records elements until the array ends (`Ok(false)`) or the next
-    /// element would start at `meet` (`Ok(true)`, the position left there).
-    fn elements(&mut self, out: &mut Scan<'a>, meet: usize) -> Result<bool, ScanError> {
         loop {
-            if self.pos == meet {
-                return Ok(true);
-            }
             let element = self.element()?;
             out.elements.push(element);
             self.whitespace();
@@ -228,38 +181,10 @@ impl<'a> Scanner<'a> {
                 Some(b',') => self.pos += 1,
                 Some(b']') => {
                     self.pos += 1;
-                    return Ok(false);
+                    return Ok(());
                 }
                 None => return Err(self.error("unexpected end of input, expected `,` or `]`")),
                 Some(_) => return Err(self.error("expected `,` or `]`")),
-            }
-        }
-    }
-
-    /// `elements` for the second scanner of `array`, which gives up when told to.
-    fn elements_until_stopped(
-        &mut self,
-        out: &mut Scan<'a>,
-        stop: &std::sync::atomic::AtomicBool,
-    ) -> Result<bool, ScanError> {
-        const BATCH: usize = 64;
-        loop {
-            for _ in 0..BATCH {
-                let element = self.element()?;
-                out.elements.push(element);
-                self.whitespace();
-                match self.peek() {
-                    Some(b',') => self.pos += 1,
-                    Some(b']') => {
-                        self.pos += 1;
-                        return Ok(false);
-                    }
-                    None => return Err(self.error("unexpected end of input, expected `,` or `]`")),
-                    Some(_) => return Err(self.error("expected `,` or `]`")),
-                }
-            }
-            if stop.load(std::sync::atomic::Ordering::Relaxed) {
-                return Ok(false);
             }
         }
     }
@@ -401,27 +326,6 @@ impl<'a> Scanner<'a> {
     }
 }
 
-/// Arrays with at least this many bytes left are scanned by two threads (see `Scanner::array`).
-const PARALLEL_SCAN: usize = 4 << 20;
-
-/// A likely element start at or after `from`: just past a `,` that follows a `}` and precedes a
-/// `{` (whitespace allowed), as between two objects of an array. Only a guess: the bytes may be
-/// inside a string. Looks at most 1 MB ahead.
-fn guess_boundary(b: &[u8], from: usize) -> Option<usize> {
-    let end = b.len().min(from.saturating_add(1 << 20));
-    let window = b.get(from..end)?;
-    let is_space = |c: &u8| matches!(c, b' ' | b'\n' | b'\r' | b'\t');
-    for i in memchr::memchr_iter(b',', window) {
-        let at = from + i;
-        let before = b[..at].iter().rev().find(|c| !is_space(c));
-        let after = b[at + 1..].iter().find(|c| !is_space(c));
-        if before == Some(&b'}') && after == Some(&b'{') {
-            return Some(at + 1);
-        }
-    }
-    None
-}
-
 /// Whether a value other than a string, object or array is one `serde_json` reads: a literal or
 /// a number.
 fn is_scalar(token: &[u8]) -> bool {
@@ -471,69 +375,6 @@ mod tests {
     use serde_json::Value;
 
     use super::*;
-
-    /// `scan` of an array by one thread only, for comparison.
-    fn scan_one_thread(text: &str) -> Scan<'_> {
-        let mut s = Scanner { text, b: text.as_bytes(), pos: 0 };
-        let mut out = Scan::default();
-        let outcome = s.expect(b'[', "expected `[`").and_then(|()| {
-            s.whitespace();
-            s.elements(&mut out, usize::MAX).map(drop)
-        });
-        out.error = outcome.err();
-        out
-    }
-
-    #[test]
-    fn a_big_array_scanned_on_two_threads_is_scanned_as_on_one() {
-        // Records whose descriptions hold what looks like a boundary between two objects, so
-        // some guesses land inside a string.
-        let record = |i: usize| {
-            let tricky = if i % 3 == 0 { "ends with }, {\"name\": \"fake\"} and more" } else { "plain" };
-            format!(
-                r#"{{"name": "tool_{i}", "description": "{tricky} {}", "inputSchema": {{"type": "object", "properties": {{"a": {{"type": "string"}}}}}}}}"#,
-                "x".repeat(i % 200)
-            )
-        };
-        let records: Vec<String> = (0..40_000).map(record).collect();
-        let good = format!("[{}]", records.join(", "));
-        assert!(good.len() >= 2 * PARALLEL_SCAN, "big enough for two threads");
-        let mut cases = vec![good.clone()];
-        // A guess inside a string: the only `}, {` past the middle is in a description.
-        let mut inside = records.clone();
-        for r in inside.iter_mut().skip(20_000) {
-            *r = r.replace("\"name\": \"fake\"", "\"k\": 1");
-        }
-        cases.push(format!("[{}]", inside.join(",")));
-        // Broken after the middle, and before it.
-        for at in [good.len() * 3 / 4, good.len() / 4] {
-            let mut broken = good.clone();
-            let comma = broken[at..].find(", {").expect("a boundary") + at;
-            broken.replace_range(comma..comma + 1, ";");
-            cases.push(broken);
-        }
-        // Unterminated.
-        cases.push(good[..good.len() - 1].to_string());
-        let (mut met, mut missed) = (0, 0);
-        for (i, text) in cases.iter().enumerate() {
-            let two = scan(text, false);
-            let one = scan_one_thread(text);
-            // Whether the second thread's start was a real element start (its work was taken).
-            let guess = guess_boundary(text.as_bytes(), 1 + (text.len() - 1) / 2).expect("a guess");
-            let start = guess + text[guess..].len() - text[guess..].trim_start().len();
-            let offset = |e: &Element<'_>| e.text.as_ptr() as usize - text.as_ptr() as usize;
-            if one.elements.iter().any(|e| offset(e) == start) {
-                met += 1;
-            } else {
-                missed += 1;
-            }
-            assert_eq!(two.error, one.error, "case {i}");
-            assert_eq!(two.elements.len(), one.elements.len(), "case {i}");
-            assert!(two.elements == one.elements, "case {i}: the elements differ");
-        }
-        assert!(met >= 1 && missed >= 1, "both paths taken: {met} met, {missed} missed");
-        assert_eq!(scan(&good, false).elements.len(), 40_000);
-    }
 
     fn texts<'a>(s: &Scan<'a>) -> Vec<&'a str> {
         s.elements.iter().map(|e| e.text).collect()
