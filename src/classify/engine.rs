@@ -338,7 +338,7 @@ impl RuleSet {
                 total.saturating_sub(own) >= *min
             }
             Cond::Re { field, idx, .. } => m.hits(*field).is_some_and(|h| h.matched(*idx)),
-            Cond::Lazy { field, re } => lazy_match(re, text_of(&m.f, m.ctx, *field)),
+            Cond::Lazy { field, re } => re.is_match(text_of(&m.f, m.ctx, *field)),
             Cond::Annotation(h, v) => m.tool.annotations.as_ref().and_then(|a| a.get(*h)) == Some(*v),
             Cond::HasDescription(b) => m.f.description.trim().is_empty() != *b,
             Cond::HasAnnotations(b) => m.tool.annotations.as_ref().is_some_and(|a| !a.is_empty()) == *b,
@@ -422,13 +422,6 @@ impl RuleSet {
             | Cond::Not(_) => {}
         }
     }
-}
-
-/// Out of line: a deferred pattern runs for few tools, and `eval` stays small enough to inline.
-#[cold]
-#[inline(never)]
-fn lazy_match(re: &regex::Regex, text: &str) -> bool {
-    re.is_match(text)
 }
 
 fn text_of<'a>(f: &'a Features<'_>, ctx: &'a SiblingContext, field: Field) -> &'a str {
@@ -548,8 +541,15 @@ fn summarize(
 #[cfg(test)]
 mod tests {
     use crate::classify::examples::run_examples;
-    use crate::classify::{load_sources, RuleSet, DEFAULT_RULE_FILES};
+    use crate::classify::{default_sources, load_default, load_sources, RuleSet};
     use crate::model::{Field, ToolInput};
+
+    /// The default rules and one more file.
+    fn defaults_and(file: &str, toml: &str) -> RuleSet {
+        let mut sources = default_sources();
+        sources.push((file.into(), toml.into()));
+        load_sources(sources).expect("rules load")
+    }
 
     #[test]
     fn a_rule_on_the_server_name_sees_its_words() {
@@ -564,10 +564,7 @@ effect.tags = ["payments"]
 examples.flag = [{ name = "list_charges", server = "@stripe/agent-toolkit" }]
 examples.pass = [{ name = "list_charges", server = "github" }]
 "#;
-        let mut sources: Vec<(String, String)> =
-            DEFAULT_RULE_FILES.iter().map(|(n, s)| (n.to_string(), s.to_string())).collect();
-        sources.push(("server.toml".into(), extra.into()));
-        let rules = load_sources(sources).expect("rules load");
+        let rules = defaults_and("server.toml", extra);
         // Its examples fire on a Stripe server and not on another.
         assert_eq!(run_examples(&rules).failures, []);
     }
@@ -590,11 +587,8 @@ examples.pass = [
     { name = "list_widgets", description = "Lists every widget." },
 ]
 "#;
-        let mut sources: Vec<(String, String)> =
-            DEFAULT_RULE_FILES.iter().map(|(n, s)| (n.to_string(), s.to_string())).collect();
-        let before = load_sources(sources.clone()).expect("rules load");
-        sources.push(("widgets.toml".into(), extra.into()));
-        let rules = load_sources(sources).expect("rules load");
+        let before = load_default().expect("rules load");
+        let rules = defaults_and("widgets.toml", extra);
         assert_eq!(run_examples(&rules).failures, []);
         // Not in the description patterns every tool walks...
         let count = |r: &RuleSet| r.sets.get(Field::Description).map_or(0, |p| p.len());

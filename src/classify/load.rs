@@ -353,7 +353,13 @@ fn parser() -> regex_syntax::Parser {
 
 /// Loads the rules compiled into the binary.
 pub fn load_default() -> Result<RuleSet, RuleProblems> {
-    load_sources(DEFAULT_RULE_FILES.iter().map(|(n, s)| (n.to_string(), s.to_string())).collect())
+    load_sources(default_sources())
+}
+
+/// The rule files compiled into the binary, as `(file name, text)` for `load_sources`: add your
+/// own to them to load the defaults and more.
+pub fn default_sources() -> Vec<(String, String)> {
+    DEFAULT_RULE_FILES.iter().map(|(n, s)| (n.to_string(), s.to_string())).collect()
 }
 
 /// Loads every `*.toml` file of a directory, replacing the default rules.
