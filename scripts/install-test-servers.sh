@@ -2,8 +2,11 @@
 # Installs the real MCP servers the integration tests talk to (tests/it/mcp.rs), pinned by version,
 # into ${CATALOG_TEST_SERVERS:-target/test-servers}. Quick when they are already there.
 # Packages are installed with --ignore-scripts: no install hook of theirs runs.
+# First the system packages the tests need (bubblewrap for the sandbox tests, node and npm), so
+# that no test is skipped on a fresh machine for want of them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+scripts/install-system-packages.sh
 
 root="${CATALOG_TEST_SERVERS:-$PWD/target/test-servers}"
 everything="@modelcontextprotocol/server-everything"

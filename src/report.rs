@@ -490,6 +490,9 @@ pub struct CrawlJson<'a> {
     /// Problems with the sources themselves (a registry page, a config entry).
     pub source_problems: &'a [String],
     pub index_error: Option<&'a str>,
+    /// Why nothing was launched: no working sandbox here (the probe's answer).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sandbox_missing: Option<&'a str>,
 }
 
 #[derive(Debug, Serialize)]
@@ -516,7 +519,84 @@ pub struct CrawlServerJson<'a> {
     pub removed: usize,
     pub problems: &'a [String],
     pub placeholders: &'a [String],
+    /// What the launched server could reach; absent for URLs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub launch: Option<LaunchJson>,
     pub seconds: f64,
+}
+
+/// What one launch could reach (`launch::Protections`), in the crawl report and, under `launch`,
+/// in the stored run detail that `catalog show` prints.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct LaunchJson {
+    /// `bubblewrap` or `none` (`--no-sandbox`).
+    pub sandbox: String,
+    /// `none` (its own empty network namespace) or `host`.
+    pub network: String,
+    /// `throwaway` (an empty tmpfs) or `scratch` (a temporary directory on the host).
+    pub home: String,
+    /// `read-only` (the system and `reads`; writes only to its scratch directory and tmpfs) or
+    /// `host` (whatever the caller may read and write).
+    pub filesystem: String,
+    /// Host directories it could read beyond the system's.
+    pub reads: Vec<String>,
+    /// The variables it was given (PATH, HOME, TMPDIR, LANG besides); none of the caller's own.
+    pub environment: Vec<String>,
+    /// Those whose value was a placeholder instead of a secret.
+    pub placeholders: Vec<String>,
+    /// `pid-namespace` (everything it started dies with it) or `process-group` (its group, then
+    /// every process still marked as its own, is killed at the end).
+    pub process_tree: String,
+    pub limits: LaunchLimitsJson,
+}
+
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct LaunchLimitsJson {
+    pub memory_bytes: u64,
+    pub file_bytes: u64,
+    pub processes: u64,
+    pub open_files: u64,
+}
+
+impl From<&crate::launch::Protections> for LaunchJson {
+    fn from(p: &crate::launch::Protections) -> LaunchJson {
+        let s = |v: &str| v.to_string();
+        LaunchJson {
+            sandbox: s(if p.sandboxed { "bubblewrap" } else { "none" }),
+            network: s(if p.network { "host" } else { "none" }),
+            home: s(if p.sandboxed { "throwaway" } else { "scratch" }),
+            filesystem: s(if p.sandboxed { "read-only" } else { "host" }),
+            reads: p.reads.iter().map(|r| r.display().to_string()).collect(),
+            environment: p.env.clone(),
+            placeholders: p.placeholders.clone(),
+            process_tree: s(if p.sandboxed { "pid-namespace" } else { "process-group" }),
+            limits: LaunchLimitsJson {
+                memory_bytes: p.limits.memory_bytes,
+                file_bytes: p.limits.file_bytes,
+                processes: p.limits.processes,
+                open_files: p.limits.open_files,
+            },
+        }
+    }
+}
+
+impl LaunchJson {
+    /// One line for tables: `bubblewrap: network none, home throwaway, files read-only (+2 read), ...`.
+    pub fn summary(&self) -> String {
+        let mut out = format!(
+            "sandbox {}: network {}, home {}, files {}",
+            self.sandbox, self.network, self.home, self.filesystem
+        );
+        if !self.reads.is_empty() {
+            out.push_str(&format!(" (reads {})", self.reads.join(", ")));
+        }
+        out.push_str(&format!(", env {} variable(s)", self.environment.len()));
+        if !self.placeholders.is_empty() {
+            out.push_str(&format!(" ({} placeholder(s))", self.placeholders.len()));
+        }
+        out.push_str(&format!(", process tree {}", self.process_tree));
+        out
+    }
 }
 
 /// `catalog crawl --dry-run --format json`: what would be crawled.

@@ -88,9 +88,16 @@ pub struct CrawlArgs {
     /// Seconds one server gets to list its tools
     #[arg(long, default_value_t = 60, value_name = "SECS")]
     pub timeout: u64,
-    /// Run packages without the bubblewrap sandbox (they still get no secrets from your environment)
+    /// Run packages and commands without the bubblewrap sandbox: they can then reach the network
+    /// and read and write your files (they still get no secrets from your environment)
     #[arg(long)]
     pub no_sandbox: bool,
+    /// Let this server's sandbox reach the network (a name as the crawl reports it; repeatable)
+    #[arg(long, value_name = "SERVER")]
+    pub allow_net: Vec<String>,
+    /// Let every sandboxed server read this host path (read-only; repeatable)
+    #[arg(long, value_name = "PATH")]
+    pub bind_ro: Vec<std::path::PathBuf>,
     /// Let registry URLs reach loopback, private and link-local addresses
     #[arg(long)]
     pub allow_private: bool,

@@ -5,9 +5,11 @@
 //! channel to the one task that owns the database, which classifies each server's tools with its
 //! siblings and stores them in one transaction, so a crash loses at most the servers in flight.
 //!
-//! Invariants: one server's failure is recorded and never stops the crawl; a package is launched
-//! only in the sandbox unless the user passed `--no-sandbox`; registry URLs are fetched with the
-//! private-address guard unless the user passed `--allow-private`.
+//! Invariants: one server's failure is recorded and never stops the crawl; nothing is launched
+//! (packages, `--stdio` and config commands alike) but in the sandbox unless the user passed
+//! `--no-sandbox`, and the sandbox is probed once, before any launch; every launch's protections
+//! are recorded with its outcome; registry URLs are fetched with the private-address guard unless
+//! the user passed `--allow-private`.
 
 mod progress;
 
@@ -21,7 +23,9 @@ use tokio::sync::{mpsc, Semaphore};
 use crate::classify::RuleSet;
 use crate::ingest;
 use crate::input::{self, Item, Location};
-use crate::launch::{self, InstallLimits, LaunchCommand, Mode, PackageCache, PackageSpec, RunLimits, Sandbox};
+use crate::launch::{
+    self, Access, InstallLimits, LaunchCommand, Mode, PackageCache, PackageSpec, Protections, RunLimits, Sandbox,
+};
 use crate::mcp::{self, AddressGuard, Endpoint, HttpTransport, Limits, Listing, StdioCommand};
 use crate::sources::{Ecosystem, RemoteTransport, Target, TargetKind};
 use crate::store::{Db, ListingRecord, SearchIndex, ServerRecord, Unlisted};
@@ -37,8 +41,12 @@ pub struct Options {
     pub launch_concurrency: usize,
     /// Time for one server's listing (installs have their own limit).
     pub timeout: Duration,
-    /// Run packages without bubblewrap (the user asked).
+    /// Run packages and commands without bubblewrap (the user asked).
     pub no_sandbox: bool,
+    /// Servers (by name or catalog identity) whose sandbox keeps the host's network.
+    pub allow_net: Vec<String>,
+    /// Host paths every sandboxed launch may read.
+    pub bind_ro: Vec<PathBuf>,
     /// Let registry URLs reach loopback and private addresses.
     pub allow_private: bool,
     /// Crawl package versions already in the catalog again.
@@ -56,6 +64,8 @@ impl Default for Options {
             launch_concurrency: 2,
             timeout: Duration::from_secs(60),
             no_sandbox: false,
+            allow_net: Vec::new(),
+            bind_ro: Vec::new(),
             allow_private: false,
             force: false,
             cache: PathBuf::from(".catalog-cache"),
@@ -85,6 +95,8 @@ pub struct ServerReport {
     pub problems: Vec<String>,
     /// Environment variables and headers that were given placeholder values.
     pub placeholders: Vec<String>,
+    /// What the launched server could reach (packages and commands; `None` for URLs).
+    pub launch: Option<Protections>,
     pub millis: u64,
 }
 
@@ -95,6 +107,8 @@ pub struct Report {
     pub servers: Vec<ServerReport>,
     /// Why the search index could not be updated (it is rebuilt on the next search).
     pub index_error: Option<String>,
+    /// Why servers that must be launched were not: the sandbox probe's answer, once for all.
+    pub sandbox_missing: Option<String>,
     pub millis: u64,
 }
 
@@ -115,6 +129,16 @@ impl Report {
             *out.entry(s.reason.clone().unwrap_or_default()).or_default() += 1;
         }
         out
+    }
+
+    /// Servers that gave their tools in this run, or were skipped as already crawled.
+    pub fn listed(&self) -> usize {
+        self.servers.iter().filter(|s| matches!(s.outcome, "ok" | "partial" | "skipped")).count()
+    }
+
+    /// Servers not launched because there was no sandbox.
+    pub fn not_sandboxed(&self) -> usize {
+        self.servers.iter().filter(|s| s.reason.as_deref() == Some("no_sandbox")).count()
     }
 
     /// Servers that did not give their tools (failed, auth required, needs configuration,
@@ -169,6 +193,7 @@ impl From<launch::LaunchError> for Failure {
 struct Done {
     index: usize,
     result: Result<(Listing, Option<String>), Failure>,
+    launch: Option<Protections>,
     millis: u64,
 }
 
@@ -199,8 +224,13 @@ pub async fn crawl(
     let mut report = Report { run, ..Report::default() };
     let mut reports: Vec<Option<ServerReport>> = vec![None; targets.len()];
 
-    let needs_launch = targets.iter().any(|t| matches!(t.kind, TargetKind::Package { .. }));
-    let sandbox = if needs_launch && !options.no_sandbox { Sandbox::detect() } else { None };
+    // One probe, before any launch: without a sandbox, nothing is launched, and the report says
+    // why once; URLs are crawled all the same.
+    let needs_launch = targets.iter().any(|t| launches(&t.kind));
+    let sandbox = match needs_launch && !options.no_sandbox {
+        true => Sandbox::probe().map_err(|reason| report.sandbox_missing = Some(reason)).ok(),
+        false => None,
+    };
     let mode = launch::launch_policy(sandbox.as_ref(), options.no_sandbox).ok();
     let shared = Arc::new(Shared {
         http: Semaphore::new(options.http_concurrency.max(1)),
@@ -226,7 +256,7 @@ pub async fn crawl(
         let immediate = match &target.kind {
             TargetKind::NeedsConfig { reason } => Some(unlisted("needs_config", "needs_config", reason.clone())),
             TargetKind::Unsupported { reason } => Some(unlisted("unsupported", "unsupported", reason.clone())),
-            TargetKind::Package { .. } if shared.mode.is_none() => {
+            kind if launches(kind) && shared.mode.is_none() => {
                 Some(unlisted("failed", "no_sandbox", launch::LaunchError::NoSandbox.to_string()))
             }
             _ if !seen.insert(identity(target)) => {
@@ -256,9 +286,10 @@ pub async fn crawl(
         tokio::spawn(async move {
             let t0 = Instant::now();
             let line = shared.progress.line(&target.server);
-            let result = run_target(&target, &shared, &line).await;
+            let mut launch = None;
+            let result = run_target(&target, &shared, &line, &mut launch).await;
             line.finish();
-            let _ = tx.send(Done { index, result, millis: t0.elapsed().as_millis() as u64 }).await;
+            let _ = tx.send(Done { index, result, launch, millis: t0.elapsed().as_millis() as u64 }).await;
         });
     }
     drop(tx);
@@ -268,12 +299,15 @@ pub async fn crawl(
         let target = &targets[done.index];
         let mut r = base_report(target);
         r.millis = done.millis;
+        r.launch = done.launch;
+        let launch_json = r.launch.as_ref().map(crate::report::LaunchJson::from);
         match done.result {
             Ok((listing, installed_version)) => {
                 if let Some(v) = installed_version {
                     r.version = Some(v);
                 }
-                match store_listing(db, rules, run, target, &listing, r.version.as_deref(), now) {
+                let stored = store_listing(db, rules, run, target, &listing, r.version.as_deref(), launch_json, now);
+                match stored {
                     Ok((outcome, id)) => {
                         stored_ids.push(id);
                         r.outcome = if listing.problems.is_empty() { "ok" } else { "partial" };
@@ -295,7 +329,12 @@ pub async fn crawl(
                 r.outcome = f.outcome;
                 r.reason = Some(f.reason);
                 r.error = Some(f.message);
-                record_unlisted(db, run, target, &r, f.detail.as_ref(), now)?;
+                let mut detail = f.detail.unwrap_or_else(|| serde_json::json!({}));
+                if let (Some(obj), Some(l)) = (detail.as_object_mut(), launch_json) {
+                    obj.insert("launch".into(), serde_json::to_value(l).unwrap_or_default());
+                }
+                let detail = detail.as_object().is_some_and(|o| !o.is_empty()).then_some(detail);
+                record_unlisted(db, run, target, &r, detail.as_ref(), now)?;
             }
         }
         shared.progress.finished(&r);
@@ -343,7 +382,7 @@ pub fn choose(targets: Vec<Target>) -> Vec<Target> {
 
 /// The catalog identity of a target: its name, qualified by where it came from when it is not
 /// the registry's or the seed list's (two config files may both call a server `github`).
-fn identity(target: &Target) -> String {
+pub fn identity(target: &Target) -> String {
     match target.source.as_str() {
         "registry" | "seed" => target.server.clone(),
         _ => match &target.kind {
@@ -373,8 +412,14 @@ fn base_report(target: &Target) -> ServerReport {
         removed: 0,
         problems: Vec::new(),
         placeholders: target.placeholders().into_iter().map(str::to_string).collect(),
+        launch: None,
         millis: 0,
     }
+}
+
+/// Targets that run a process on this machine (and so need the sandbox).
+fn launches(kind: &TargetKind) -> bool {
+    matches!(kind, TargetKind::Package { .. } | TargetKind::Command { .. })
 }
 
 fn source_kind(target: &Target) -> &'static str {
@@ -415,7 +460,8 @@ fn record_unlisted(
     Ok(())
 }
 
-/// Parses, classifies and stores one listing.
+/// Parses, classifies and stores one listing, with the protections its launch had.
+#[allow(clippy::too_many_arguments)]
 fn store_listing(
     db: &mut Db,
     rules: &RuleSet,
@@ -423,6 +469,7 @@ fn store_listing(
     target: &Target,
     listing: &Listing,
     version: Option<&str>,
+    launch: Option<crate::report::LaunchJson>,
     now: i64,
 ) -> rusqlite::Result<(ingest::ServerOutcome, i64)> {
     let mut problems = listing.problems.clone();
@@ -449,6 +496,7 @@ fn store_listing(
         (json_list(&listing.prompts), json_list(&listing.resources), json_list(&listing.resource_templates));
     let server_info = listing.server_info.as_ref().map(|v| v.to_string());
     let capabilities = listing.capabilities.as_ref().map(|v| v.to_string());
+    let launch = launch.and_then(|l| serde_json::to_string(&l).ok());
     let record = ListingRecord {
         transport: listing.transport.as_str(),
         protocol_version: listing.protocol_version.as_deref(),
@@ -459,6 +507,7 @@ fn store_listing(
         resources: &resources,
         resource_templates: &templates,
         problems: &problems,
+        launch: launch.as_deref(),
     };
     let id = identity(target);
     let server = ServerRecord {
@@ -475,11 +524,12 @@ fn store_listing(
 }
 
 /// Lists one target: connects, or installs and launches. Returns the listing and, for packages,
-/// the version installed.
+/// the version installed; `launch` receives the protections of whatever was launched.
 async fn run_target(
     target: &Target,
     shared: &Shared,
     line: &progress::Line,
+    launch: &mut Option<Protections>,
 ) -> Result<(Listing, Option<String>), Failure> {
     let limits = Limits { deadline: shared.options.timeout, ..Limits::default() };
     let on_phase = |phase: mcp::Phase| line.phase(phase.as_str());
@@ -525,39 +575,88 @@ async fn run_target(
             let mut cmd = installed.command.clone();
             cmd.args.extend(args.iter().cloned());
             cmd.env.extend(env.iter().cloned());
-            let scratch = tempfile::Builder::new().prefix("catalog-run-").tempdir().map_err(|e| Failure {
-                outcome: "failed",
-                reason: "io".into(),
-                message: format!("cannot create a scratch directory: {e}"),
-                detail: None,
-            })?;
-            let limits_run = RunLimits::default();
-            let cmd = match (shared.mode, &shared.sandbox) {
-                (Some(Mode::Sandboxed), Some(sandbox)) => {
-                    sandbox.wrap(cmd, &installed.dir, &limits_run, scratch.path())?
-                }
-                _ => launch::unsandboxed(cmd, &limits_run, scratch.path()),
-            };
-            let endpoint = Endpoint::Stdio(stdio(cmd));
-            let listing = mcp::list_server(&endpoint, &limits, &on_phase).await?;
+            let mut access = Access::package(&installed.dir);
+            access.network = shared.allows_net(target);
+            access.read_only.extend(shared.options.bind_ro.iter().cloned());
+            let listing = launch_and_list(shared, cmd, access, &limits, &on_phase, launch).await?;
             Ok((listing, Some(installed.version)))
         }
         TargetKind::Command { program, args, env } => {
-            // The user's own command (a config file, --stdio): run as given, with only its
-            // configured environment and PATH, not the caller's secrets.
+            // The user's own command (a config file, --stdio): in the sandbox like a package, with
+            // read-only access to the project its arguments point into, and in the caller's working
+            // directory when that is inside it.
             let _permit = shared.launches.acquire().await.map_err(closed)?;
-            let mut env = env.clone();
-            if let Some(path) = std::env::var_os("PATH") {
-                env.push(("PATH".into(), path.to_string_lossy().into_owned()));
-            }
-            let cmd = StdioCommand { program: program.clone(), args: args.clone(), env, cwd: None };
-            let listing = mcp::list_server(&Endpoint::Stdio(cmd), &limits, &on_phase).await?;
+            let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
+            let home = std::env::var_os("HOME").and_then(|h| PathBuf::from(h).canonicalize().ok());
+            let prepared = launch::prepare(program, args, &cwd, home.as_deref())?;
+            let sandboxed = shared.mode == Some(Mode::Sandboxed);
+            let cwd = if sandboxed { prepared.cwd.clone() } else { Some(cwd) };
+            let cmd = LaunchCommand { program: prepared.program.clone(), args: args.clone(), env: env.clone(), cwd };
+            let mut access =
+                Access { read_only: prepared.reads.into_iter().map(|(dir, _)| dir).collect(), network: false };
+            access.network = shared.allows_net(target);
+            access.read_only.extend(shared.options.bind_ro.iter().cloned());
+            let listing = launch_and_list(shared, cmd, access, &limits, &on_phase, launch).await?;
             Ok((listing, None))
         }
         TargetKind::NeedsConfig { reason } | TargetKind::Unsupported { reason } => {
             Err(Failure { outcome: "failed", reason: "unreachable".into(), message: reason.clone(), detail: None })
         }
     }
+}
+
+impl Shared {
+    /// Whether the user named this target with `--allow-net`.
+    fn allows_net(&self, target: &Target) -> bool {
+        let id = identity(target);
+        self.options.allow_net.iter().any(|n| *n == target.server || *n == id)
+    }
+}
+
+/// Runs `cmd` in the sandbox (or, with `--no-sandbox`, with only its environment cleaned and its
+/// limits set) from a fresh scratch directory, lists it, and makes sure nothing it started is
+/// left running. `launch` receives what the launch could reach.
+async fn launch_and_list(
+    shared: &Shared,
+    cmd: LaunchCommand,
+    access: Access,
+    limits: &Limits,
+    on_phase: &(dyn Fn(mcp::Phase) + Send + Sync),
+    launch: &mut Option<Protections>,
+) -> Result<Listing, Failure> {
+    let scratch = tempfile::Builder::new().prefix("catalog-run-").tempdir().map_err(|e| Failure {
+        outcome: "failed",
+        reason: "io".into(),
+        message: format!("cannot create a scratch directory: {e}"),
+        detail: None,
+    })?;
+    let run_limits = RunLimits::default();
+    let (wrapped, marker) = match (shared.mode, &shared.sandbox) {
+        (Some(Mode::Sandboxed), Some(sandbox)) => {
+            *launch = Some(Protections::sandboxed(&access, &run_limits, &cmd));
+            (sandbox.wrap(cmd, &access, &run_limits, scratch.path())?, None)
+        }
+        _ => {
+            *launch = Some(Protections::unsandboxed(&run_limits, &cmd));
+            let marker = scratch.path().file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            (launch::unsandboxed(cmd, &run_limits, scratch.path(), &marker), Some(marker))
+        }
+    };
+    let result = mcp::list_server(&Endpoint::Stdio(stdio(wrapped)), limits, on_phase).await;
+    let sandboxed = marker.is_none();
+    if let Some(marker) = marker.filter(|m| !m.is_empty()) {
+        launch::kill_marked(&marker);
+    }
+    result.map_err(|e| {
+        let mut failure = Failure::from(e);
+        if sandboxed && matches!(failure.reason.as_str(), "exited" | "timeout" | "spawn") {
+            failure.message.push_str(
+                "; it ran in the sandbox (no network, read-only files, only the project its arguments name): \
+                 pass --bind-ro PATH for a path it must read, or --allow-net SERVER if it needs the network",
+            );
+        }
+        failure
+    })
 }
 
 fn closed(_: tokio::sync::AcquireError) -> Failure {

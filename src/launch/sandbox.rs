@@ -3,11 +3,14 @@
 //! A wrapped command runs as
 //! `bwrap <namespaces> <mounts> --chdir … --setenv … -- prlimit <limits> -- [setpriv …] <program> <args>`:
 //!
-//! - Namespaces: new network (loopback only, down), pid, ipc, uts and cgroup namespaces; no
-//!   capabilities; a new session (no terminal injection); killed with its parent.
+//! - Namespaces: new network (loopback only, down; the host's only with [`Access::network`], for
+//!   `--allow-net`), pid, ipc, uts and cgroup namespaces; no capabilities; a new session (no
+//!   terminal injection); killed with its parent. The pid namespace is what kills the whole tree:
+//!   when the sandbox's init dies, the kernel kills everything left in it, daemons included.
 //! - Mounts: `/usr` (and `/bin`, `/lib*`, `/sbin` as the host has them) read-only; of `/etc` only
 //!   the files programs need to start (certificates, passwd, hosts, ld.so); the runtime's prefix
-//!   (node's or python's, found from the program's real path) and the installed package read-only;
+//!   (node's or python's, found from the program's real path) and [`Access::read_only`] (the
+//!   installed package, or the project a user's command runs from, and `--bind-ro` paths) read-only;
 //!   the scratch directory read-write; fresh `/proc`, `/dev`, and size-limited tmpfs `/tmp` and
 //!   HOME (`/home/sandbox`); the sandbox's own root and the directories bwrap makes in it are
 //!   remounted read-only. Nothing else of the host, in particular not the caller's home.
@@ -26,6 +29,10 @@ use std::path::{Path, PathBuf};
 
 use super::process::which;
 use super::{LaunchCommand, LaunchError};
+
+/// The variable an unsandboxed launch's processes carry, with the launch's id, so that
+/// [`super::kill_marked`] finds what the process group's kill missed.
+pub const LAUNCH_MARKER: &str = "CATALOG_LAUNCH";
 
 /// The user a root caller's sandbox runs as.
 const NOBODY: u32 = 65534;
@@ -86,6 +93,23 @@ impl RunLimits {
     }
 }
 
+/// What a sandboxed program may reach beyond the system's read-only files.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Access {
+    /// Host paths mounted read-only at their own paths: the installed package, the project a
+    /// user's command runs from, the user's `--bind-ro` paths.
+    pub read_only: Vec<PathBuf>,
+    /// Keep the host's network (`--allow-net SERVER`): the program can then reach any address.
+    pub network: bool,
+}
+
+impl Access {
+    /// An installed package: its directory read-only, no network.
+    pub fn package(dir: &Path) -> Access {
+        Access { read_only: vec![dir.to_path_buf()], network: false }
+    }
+}
+
 /// A working bubblewrap, found by [`Sandbox::detect`].
 #[derive(Debug, Clone)]
 pub struct Sandbox {
@@ -125,7 +149,7 @@ impl Sandbox {
         let scratch = std::env::temp_dir().join(format!("catalog-bwrap-probe-{}", std::process::id()));
         std::fs::create_dir_all(&scratch).map_err(|e| format!("cannot create {}: {e}", scratch.display()))?;
         let cmd = LaunchCommand { program: truth.to_string_lossy().into_owned(), args: vec![], env: vec![], cwd: None };
-        let wrapped = self.wrap(cmd, &scratch, &RunLimits::default(), &scratch);
+        let wrapped = self.wrap(cmd, &Access::default(), &RunLimits::default(), &scratch);
         let output = wrapped.and_then(|w| {
             std::process::Command::new(&w.program)
                 .args(&w.args)
@@ -146,22 +170,25 @@ impl Sandbox {
         }
     }
 
-    /// Wraps `cmd` to run in the sandbox, with `installed_dir` read-only and `scratch` the only
+    /// Wraps `cmd` to run in the sandbox, with `access.read_only` read-only and `scratch` the only
     /// writable directory (its owner becomes `nobody` when the caller is root). The working
     /// directory is `cmd.cwd`, else `scratch`. The returned command's own environment is empty:
     /// the sandboxed program's is set inside (`--clearenv`, `--setenv`).
     pub fn wrap(
         &self,
         cmd: LaunchCommand,
-        installed_dir: &Path,
+        access: &Access,
         limits: &RunLimits,
         scratch: &Path,
     ) -> Result<LaunchCommand, LaunchError> {
         let scratch = absolute(scratch)?;
-        let installed_dir = absolute(installed_dir)?;
+        let read_only = access.read_only.iter().map(|p| absolute(p)).collect::<Result<Vec<_>, _>>()?;
         let mut a: Vec<String> = Vec::new();
         let mut push = |args: &[&str]| a.extend(args.iter().map(|s| s.to_string()));
-        push(&["--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]);
+        if !access.network {
+            push(&["--unshare-net"]);
+        }
+        push(&["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]);
         if self.setpriv.is_some() {
             // Root keeps every capability in bwrap without a user namespace; the program drops all
             // of them with setpriv (which needs these two to change user).
@@ -189,7 +216,8 @@ impl Sandbox {
             }
         }
         push(&["--perms", "0755", "--dir", "/etc"]);
-        for name in ETC_FILES {
+        let resolver: &[&str] = if access.network { &["resolv.conf"] } else { &[] };
+        for name in ETC_FILES.iter().chain(resolver) {
             let path = format!("/etc/{name}");
             push(&["--ro-bind-try", &path, &path]);
         }
@@ -203,12 +231,12 @@ impl Sandbox {
 
         // The runtime, the package and the scratch directory, at their own paths (venvs and
         // node_modules hold absolute paths), below directories made for them.
-        let mut binds: Vec<(PathBuf, bool)> = runtime_prefixes(&cmd.program, &installed_dir)
+        let mut binds: Vec<(PathBuf, bool)> = runtime_prefixes(&cmd.program, &read_only)
             .into_iter()
             .filter(|p| !is_system_path(p))
             .map(|p| (p, false))
             .collect();
-        binds.push((installed_dir.clone(), false));
+        binds.extend(read_only.iter().filter(|p| !is_system_path(p)).map(|p| (p.clone(), false)));
         binds.push((scratch.clone(), true));
         binds.sort();
         binds.dedup();
@@ -254,11 +282,13 @@ impl Sandbox {
 }
 
 /// The `--no-sandbox` form: no isolation, but the same environment rules (only `cmd.env`, PATH,
-/// HOME and TMPDIR in `scratch`) and the same `prlimit` limits. The process limit does not apply
-/// to root.
-pub fn unsandboxed(cmd: LaunchCommand, limits: &RunLimits, scratch: &Path) -> LaunchCommand {
+/// HOME and TMPDIR in `scratch`) and the same `prlimit` limits, plus [`LAUNCH_MARKER`] set to
+/// `launch_id` so that [`super::kill_marked`] can end what it leaves running. The process limit
+/// does not apply to root.
+pub fn unsandboxed(cmd: LaunchCommand, limits: &RunLimits, scratch: &Path, launch_id: &str) -> LaunchCommand {
     let scratch_s = scratch.to_string_lossy();
-    let env = sandbox_env(&cmd, &scratch_s, &scratch_s);
+    let mut env = sandbox_env(&cmd, &scratch_s, &scratch_s);
+    env.push((LAUNCH_MARKER.to_string(), launch_id.to_string()));
     let prlimit = which("prlimit").map_or_else(|| "prlimit".to_string(), |p| p.to_string_lossy().into_owned());
     let mut args = limits.prlimit_args();
     args.push(cmd.program);
@@ -269,7 +299,7 @@ pub fn unsandboxed(cmd: LaunchCommand, limits: &RunLimits, scratch: &Path) -> La
 /// The launched program's whole environment: the caller's variables (placeholders) with PATH,
 /// HOME and TMPDIR forced, and LANG defaulted. Names that cannot be variables are dropped.
 fn sandbox_env(cmd: &LaunchCommand, home: &str, tmp: &str) -> Vec<(String, String)> {
-    let forced = ["PATH", "HOME", "TMPDIR"];
+    let forced = ["PATH", "HOME", "TMPDIR", LAUNCH_MARKER];
     let mut env: Vec<(String, String)> = cmd
         .env
         .iter()
@@ -293,9 +323,10 @@ fn sandbox_env(cmd: &LaunchCommand, home: &str, tmp: &str) -> Vec<(String, Strin
 }
 
 /// The install prefixes of the program's runtime (node's, python's): the real path's
-/// `<prefix>/bin/<exe>` gives `<prefix>`. A venv's `pyvenv.cfg` names its base interpreter too.
-/// A prefix that would expose the caller's home or `/` shrinks to the program's own directory.
-fn runtime_prefixes(program: &str, installed_dir: &Path) -> Vec<PathBuf> {
+/// `<prefix>/bin/<exe>` gives `<prefix>`. A venv's `pyvenv.cfg` (in a read-only directory)
+/// names its base interpreter too. A prefix that would expose the caller's home or `/` shrinks
+/// to the program's own directory; one inside a read-only directory needs no bind of its own.
+fn runtime_prefixes(program: &str, read_only: &[PathBuf]) -> Vec<PathBuf> {
     let mut programs = Vec::new();
     let p = Path::new(program);
     if p.is_absolute() {
@@ -303,7 +334,11 @@ fn runtime_prefixes(program: &str, installed_dir: &Path) -> Vec<PathBuf> {
     } else if let Some(found) = which(program) {
         programs.push(found);
     }
-    if let Ok(cfg) = std::fs::read_to_string(installed_dir.join("venv/pyvenv.cfg")) {
+    // A venv's base interpreter: the installed package's `venv/`, or the program's own venv.
+    let program_venv = programs.first().and_then(|p| p.parent()?.parent().map(Path::to_path_buf));
+    let venvs = read_only.iter().map(|dir| dir.join("venv")).chain(program_venv);
+    for venv in venvs.collect::<Vec<_>>() {
+        let Ok(cfg) = std::fs::read_to_string(venv.join("pyvenv.cfg")) else { continue };
         for line in cfg.lines() {
             if let Some((key, value)) = line.split_once('=') {
                 if key.trim() == "home" {
@@ -323,7 +358,7 @@ fn runtime_prefixes(program: &str, installed_dir: &Path) -> Vec<PathBuf> {
         };
         let exposes_home = home.as_deref().is_some_and(|h| h.starts_with(prefix));
         let chosen = if prefix == Path::new("/") || exposes_home { dir } else { prefix };
-        if !installed_dir.starts_with(chosen) {
+        if !read_only.iter().any(|dir| dir.starts_with(chosen) || chosen.starts_with(dir)) {
             prefixes.push(chosen.to_path_buf());
         }
     }

@@ -138,10 +138,69 @@ fn entry_kind(entry: &Value, zed: bool) -> Option<TargetKind> {
         Err(reason) => return needs(reason),
     };
     let env = match string_pairs(env, "env") {
-        Ok(e) => e,
+        Ok(e) => {
+            e.into_iter().map(|(k, v)| if is_secret(&k, &v) { (k, PLACEHOLDER.to_string()) } else { (k, v) }).collect()
+        }
         Err(reason) => return needs(reason),
     };
     Some(command_kind(&program, &args, env))
+}
+
+/// Words in a variable's name that say its value is a credential.
+const SECRET_NAME_WORDS: &[&str] = &[
+    "TOKEN",
+    "SECRET",
+    "PASSWORD",
+    "PASSWD",
+    "PASS",
+    "APIKEY",
+    "KEY",
+    "CREDENTIAL",
+    "CREDENTIALS",
+    "AUTH",
+    "COOKIE",
+    "SESSION",
+    "PAT",
+    "DSN",
+];
+/// How well-known credentials begin.
+const SECRET_PREFIXES: &[&str] = &[
+    "ghp_",
+    "gho_",
+    "ghs_",
+    "github_pat_",
+    "glpat-",
+    "sk-",
+    "sk_live_",
+    "sk_test_",
+    "rk_live_",
+    "xoxb-",
+    "xoxp-",
+    "xoxa-",
+    "AKIA",
+    "ASIA",
+    "AIza",
+    "eyJ",
+    "npm_",
+    "hf_",
+];
+
+/// A configured environment value that must not reach a crawled server: the variable's name says
+/// it is a credential (`GITHUB_TOKEN`, `DB_PASSWORD`, `OPENAI_API_KEY`), or the value looks like
+/// one (`ghp_…`, `sk-…`, a JWT, a URL with a password). Placeholders and empty values are kept.
+pub(crate) fn is_secret(name: &str, value: &str) -> bool {
+    if value.is_empty() || value == PLACEHOLDER {
+        return false;
+    }
+    let upper = name.to_ascii_uppercase();
+    let named = upper.split(|c: char| !c.is_ascii_alphanumeric()).any(|w| SECRET_NAME_WORDS.contains(&w))
+        || upper.contains("APIKEY")
+        || upper.contains("TOKEN")
+        || upper.contains("SECRET")
+        || upper.contains("PASSWORD");
+    let looks = SECRET_PREFIXES.iter().any(|p| value.starts_with(p) && value.len() >= p.len() + 8)
+        || Url::parse(value).is_ok_and(|u| u.password().is_some());
+    named || looks
 }
 
 fn remote(url: &str, transport: RemoteTransport, headers: Vec<(String, String)>) -> TargetKind {
@@ -407,6 +466,35 @@ fn existing(dir: &Path, paths: &[&str]) -> Vec<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn configured_secrets_become_placeholders() {
+        for (k, v) in [
+            ("GITHUB_TOKEN", "abc"),
+            ("GITHUB_PERSONAL_ACCESS_TOKEN", "abc"),
+            ("OPENAI_API_KEY", "abc"),
+            ("DB_PASSWORD", "hunter2"),
+            ("ANYTHING", "ghp_0123456789abcdef"),
+            ("DATABASE_URL", "postgres://user:pw@db.example/x"),
+            ("X", "eyJhbGciOiJIUzI1NiJ9.e30.sig"),
+        ] {
+            assert!(is_secret(k, v), "{k}={v}");
+        }
+        for (k, v) in [
+            ("LOG_LEVEL", "debug"),
+            ("ALLOWED_DIRS", "/tmp"),
+            ("PATH", "/usr/bin"),
+            ("API_TOKEN", ""),
+            ("GITHUB_TOKEN", PLACEHOLDER),
+        ] {
+            assert!(!is_secret(k, v), "{k}={v}");
+        }
+        let json = r#"{"mcpServers": {"s": {"command": "node", "args": ["x.js"], "env": {"GITHUB_TOKEN": "ghp_real", "LOG": "1"}}}}"#;
+        let targets = parse_config(json, Path::new("c.json")).unwrap();
+        let TargetKind::Command { env, .. } = &targets[0].kind else { panic!("{targets:?}") };
+        assert_eq!(env, &[("GITHUB_TOKEN".to_string(), PLACEHOLDER.to_string()), ("LOG".to_string(), "1".to_string())]);
+        assert_eq!(targets[0].placeholders(), ["GITHUB_TOKEN"]);
+    }
 
     fn kind(cmd: &str) -> TargetKind {
         let mut words = cmd.split(' ').map(str::to_string);

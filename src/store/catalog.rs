@@ -41,6 +41,9 @@ pub struct ListingRecord<'a> {
     /// Problems with the listing (malformed tools, truncation); non-empty makes the outcome
     /// `partial`.
     pub problems: &'a [String],
+    /// JSON: what the launched server could reach (the sandbox's protections); kept in the run's
+    /// `detail` under `launch`.
+    pub launch: Option<&'a str>,
 }
 
 /// One tool of a listing, with its verdict.
@@ -75,6 +78,24 @@ pub fn definition_hash(raw_json: &str) -> String {
         .unwrap_or_else(|_| raw_json.to_string());
     let digest = Sha256::digest(canonical.as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A definition's title (its own, else its annotations') and description, for the search index.
+///
+/// Read here rather than with SQLite's JSON functions, which refuse a whole query when one
+/// stored definition nests deeper than their limit: a hostile server's tool must not take search
+/// down for every server. Only the top level (and `annotations`) is decoded; serde_json skips the
+/// other values without recursing, so no depth is too deep. Text that is not a JSON object, or
+/// fields that are not strings, give empty strings; a repeated key keeps its last value.
+fn index_texts(raw_json: &str) -> (String, String) {
+    type Members = HashMap<String, Box<serde_json::value::RawValue>>;
+    let string = |members: &Members, key: &str| -> Option<String> {
+        members.get(key).and_then(|v| serde_json::from_str::<String>(v.get()).ok())
+    };
+    let Ok(top) = serde_json::from_str::<Members>(raw_json) else { return (String::new(), String::new()) };
+    let annotations = top.get("annotations").and_then(|a| serde_json::from_str::<Members>(a.get()).ok());
+    let title = string(&top, "title").or_else(|| annotations.as_ref().and_then(|a| string(a, "title")));
+    (title.unwrap_or_default(), string(&top, "description").unwrap_or_default())
 }
 
 impl Db {
@@ -219,10 +240,15 @@ impl Db {
                     problems
                 ],
             )?;
+            let mut d = serde_json::Map::new();
             if !l.problems.is_empty() {
                 outcome = "partial";
-                detail = Some(serde_json::json!({ "problems": l.problems }).to_string());
+                d.insert("problems".into(), serde_json::json!(l.problems));
             }
+            if let Some(launch) = l.launch.and_then(|j| serde_json::from_str(j).ok()) {
+                d.insert("launch".into(), launch);
+            }
+            detail = (!d.is_empty()).then(|| serde_json::Value::Object(d).to_string());
         }
         tx.execute(
             "INSERT INTO run_servers (run_id, server_id, outcome, added, changed, removed, detail)
@@ -243,9 +269,7 @@ impl Db {
         f: &mut dyn FnMut(super::index::IndexRow),
     ) -> rusqlite::Result<()> {
         let sql = "SELECT t.id, t.server_id, s.name, t.name,
-                          coalesce(json_extract(d.raw_json, '$.title'), json_extract(d.raw_json, '$.annotations.title'), ''),
-                          coalesce(json_extract(d.raw_json, '$.description'), ''),
-                          v.category, v.risk, v.tags, v.confidence
+                          d.raw_json, v.category, v.risk, v.tags, v.confidence
                    FROM tools t JOIN servers s ON s.id = t.server_id JOIN verdicts v ON v.tool_id = t.id
                    JOIN tool_versions d ON d.tool_id = t.id AND d.def_hash = t.def_hash
                    WHERE t.removed_at IS NULL";
@@ -256,17 +280,18 @@ impl Db {
                     _ => String::new(),
                 })
             };
+            let (title, description) = index_texts(&text(4)?);
             Ok(super::index::IndexRow {
                 tool_id: r.get(0)?,
                 server_id: r.get(1)?,
                 server: r.get(2)?,
                 name: r.get(3)?,
-                title: text(4)?,
-                description: text(5)?,
-                category: r.get(6)?,
-                risk: r.get(7)?,
-                tags: r.get(8)?,
-                confidence: r.get(9)?,
+                title,
+                description,
+                category: r.get(5)?,
+                risk: r.get(6)?,
+                tags: r.get(7)?,
+                confidence: r.get(8)?,
             })
         };
         match servers {

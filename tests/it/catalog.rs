@@ -218,3 +218,35 @@ fn a_killed_import_leaves_whole_servers_and_a_recoverable_index() {
     let stats = run(&["stats", "--db", db, "--format", "json"]).expect(Status::Success).json();
     assert_eq!((stats["servers"].as_i64(), stats["tools"].as_i64()), (Some(1000), Some(1000 * per_server)));
 }
+
+#[test]
+fn a_deeply_nested_definition_does_not_take_search_down() {
+    // SQLite's JSON functions refuse nesting deeper than 1000; a hostile server's 600 KB schema
+    // once broke `search` and `reindex` for every server in the catalog.
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("catalog.db");
+    let db = db.to_str().unwrap();
+    let depth = 100_000;
+    let schema =
+        format!(r#"{{"type":"object","properties":{{"x":{}1{}}}}}"#, r#"{"a":"#.repeat(depth), "}".repeat(depth));
+    let hostile = format!(
+        r#"{{"tools":[{{"name":"deep_tool","title":"Deep","description":"Lists nested things","inputSchema":{schema}}},
+                     {{"name":"get_weather","description":"Returns the weather"}}]}}"#
+    );
+    assert!(hostile.len() > 600_000);
+    let file = write(dir.path(), "hostile.tools.json", &hostile);
+    import(db, &file, &[]);
+    import(db, fixture("server-filesystem.tools.json").to_str().unwrap(), &[]);
+    for (query, tool) in [("weather", "get_weather"), ("nested", "deep_tool"), ("deep", "deep_tool"), ("directory", "")]
+    {
+        let found = run(&["search", query, "--db", db, "--format", "json"]).expect(Status::Success).json();
+        let names: Vec<&str> = found["hits"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+        assert!(!names.is_empty(), "{query}: {found:#}");
+        if !tool.is_empty() {
+            assert_eq!(names[0], tool, "{query}: {found:#}");
+        }
+    }
+    run(&["reindex", "--db", db]).expect(Status::Success);
+    run(&["show", "hostile", "deep_tool", "--db", db, "--format", "json"]).expect(Status::Success);
+    run(&["reclassify", "--db", db]).expect(Status::Success);
+}

@@ -122,9 +122,12 @@ fn dead_and_hanging_servers_are_recorded_and_never_stop_the_crawl() {
     assert_eq!(shown["history"][0]["outcome"], "failed", "{shown:#}");
     assert!(shown["history"][0]["detail"]["stderr_tail"].as_str().unwrap().contains("secret-free failure"));
 
-    // For CI: any failure makes the exit code 1.
-    let gated = crawl(&db, &["--stdio", dies, "--fail-on-error"]);
+    // For CI: any failure makes the exit code 1; nothing listed at all is 2.
+    let gated = crawl(&db, &["--stdio", dies, "--stdio", &good, "--fail-on-error"]);
     assert_eq!(gated.status, Status::Failure, "{}", gated.stderr);
+    let nothing = crawl(&db, &["--stdio", dies]);
+    assert_eq!(nothing.status, Status::Error, "{}", nothing.stderr);
+    assert!(nothing.stderr.contains("no server could be listed"), "{}", nothing.stderr);
 }
 
 #[test]
@@ -198,7 +201,8 @@ fn registry_urls_on_private_addresses_are_refused() {
     }]);
     let file = write(dir.path(), "registry.json", &entry.to_string());
     let db = dir.path().join("c.db").to_string_lossy().into_owned();
-    let report = crawl(&db, &["--from-file", &file, "--timeout", "5"]).expect(Status::Success).json();
+    // Nothing could be listed: exit 2, with the report all the same.
+    let report = crawl(&db, &["--from-file", &file, "--timeout", "5"]).expect(Status::Error).json();
     for s in report["servers"].as_array().unwrap() {
         assert!(matches!(s["outcome"].as_str(), Some("needs_config" | "failed")) && s["tools"] == 0, "{report:#}");
         if s["outcome"] == "failed" {

@@ -59,11 +59,14 @@ pub(super) fn run(args: CrawlArgs, io: &mut Io<'_>) -> Result<Status> {
         launch_concurrency: args.launch_concurrency.max(1),
         timeout: Duration::from_secs(args.timeout.max(1)),
         no_sandbox: args.no_sandbox,
+        allow_net: args.allow_net.clone(),
+        bind_ro: args.bind_ro.clone(),
         allow_private: args.allow_private,
         force: args.force,
         cache,
         ..Options::default()
     };
+    warn_about_launches(&args, &plan, io)?;
     let progress = Progress::new(!args.quiet && std::io::stderr().is_terminal());
     let label = plan.sources.join(", ");
     let report = runtime
@@ -73,8 +76,42 @@ pub(super) fn run(args: CrawlArgs, io: &mut Io<'_>) -> Result<Status> {
         db.set_sync_state(base, newest, now()).context("cannot record the registry sync")?;
     }
     print_report(db, &plan, &report, args.format, io)?;
+    if let Some(reason) = &report.sandbox_missing {
+        writeln!(
+            io.err,
+            "error: {} server(s) were not launched: no working sandbox here ({reason}); install bubblewrap \
+             (`sudo apt-get install bubblewrap`), or pass --no-sandbox to run them on this machine unsandboxed",
+            report.not_sandboxed()
+        )?;
+    }
+    if report.listed() == 0 {
+        writeln!(io.err, "error: no server could be listed; the reasons are above")?;
+        return Ok(Status::Error);
+    }
     let failed = report.unlisted() > 0 || !plan.problems.is_empty();
     Ok(if args.fail_on_error && failed { Status::Failure } else { Status::Success })
+}
+
+/// Says, before anything is launched, what `--no-sandbox` gives up and which `--allow-net`
+/// names match nothing.
+fn warn_about_launches(args: &CrawlArgs, plan: &Plan, io: &mut Io<'_>) -> Result<()> {
+    let launched =
+        plan.targets.iter().filter(|t| matches!(t.kind, TargetKind::Package { .. } | TargetKind::Command { .. }));
+    let launched: Vec<&Target> = launched.collect();
+    if args.no_sandbox && !launched.is_empty() {
+        writeln!(
+            io.err,
+            "warning: --no-sandbox: {} server(s) will run on this machine as you, with the network open and your \
+             files readable and writable; only their environment is replaced and their resources limited",
+            launched.len()
+        )?;
+    }
+    for name in &args.allow_net {
+        if !launched.iter().any(|t| t.server == *name || crawl::identity(t) == *name) {
+            writeln!(io.err, "warning: --allow-net {name}: no launched server has that name; `--dry-run` lists them")?;
+        }
+    }
+    Ok(())
 }
 
 /// Reads every source the flags name; with none, the seed list.
@@ -323,17 +360,20 @@ fn print_report(db: &Db, plan: &Plan, report: &crawl::Report, format: Format, io
                         removed: s.removed,
                         problems: &s.problems,
                         placeholders: &s.placeholders,
+                        launch: s.launch.as_ref().map(crate::report::LaunchJson::from),
                         seconds: s.millis as f64 / 1000.0,
                     })
                     .collect(),
                 source_problems: &plan.problems,
                 index_error: report.index_error.as_deref(),
+                sandbox_missing: report.sandbox_missing.as_deref(),
             };
             serde_json::to_writer_pretty(&mut *io.out, &json)?;
             writeln!(io.out)?;
         }
         Format::Table => {
-            for s in &report.servers {
+            // Servers refused for want of a sandbox are said once, after the table.
+            for s in report.servers.iter().filter(|s| s.reason.as_deref() != Some("no_sandbox")) {
                 let what = match s.outcome {
                     "ok" | "partial" => {
                         format!("{:>4} tools  +{} ~{} -{}", s.tools, s.added, s.changed, s.removed)
