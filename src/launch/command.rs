@@ -66,7 +66,9 @@ pub fn prepare(program: &str, args: &[String], cwd: &Path, home: Option<&Path>) 
             reads.push((dir, why.to_string()));
         }
     };
-    if program.contains('/') {
+    // A program named by a relative path is part of a project (`./server`, `bin/srv`); one named
+    // by an absolute path is a runtime, whose prefix the sandbox shares by itself.
+    if program.contains('/') && !program.starts_with('/') {
         share(&resolved, program);
     }
     for arg in args {

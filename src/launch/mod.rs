@@ -95,9 +95,10 @@ pub struct Protections {
 }
 
 impl Protections {
-    /// What the sandbox gives a launch with this access.
+    /// What the sandbox gives a launch with this access (its reads: the access's and the
+    /// program's runtime, as [`Sandbox::wrap`] mounts them).
     pub fn sandboxed(access: &Access, limits: &RunLimits, cmd: &LaunchCommand) -> Protections {
-        Protections::new(true, access.network, access.read_only.clone(), limits, cmd)
+        Protections::new(true, access.network, sandbox::shared_paths(&cmd.program, access), limits, cmd)
     }
 
     /// What `--no-sandbox` leaves: only the environment and the limits.

@@ -365,6 +365,17 @@ fn runtime_prefixes(program: &str, read_only: &[PathBuf]) -> Vec<PathBuf> {
     prefixes
 }
 
+/// The host paths a wrapped `program` can read beyond the system's: the runtime's prefixes and
+/// the access's read-only paths, as [`Sandbox::wrap`] mounts them.
+pub(super) fn shared_paths(program: &str, access: &Access) -> Vec<PathBuf> {
+    let read_only: Vec<PathBuf> = access.read_only.iter().filter_map(|p| std::path::absolute(p).ok()).collect();
+    let mut paths: Vec<PathBuf> =
+        runtime_prefixes(program, &read_only).into_iter().chain(read_only).filter(|p| !is_system_path(p)).collect();
+    paths.sort();
+    paths.dedup();
+    paths
+}
+
 /// Under `/usr` or one of its aliases: already mounted read-only.
 fn is_system_path(p: &Path) -> bool {
     ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"].iter().any(|s| p.starts_with(s))

@@ -12,6 +12,7 @@ mod launch;
 mod mcp;
 mod policy;
 mod rules;
+mod sandbox;
 mod snapshots;
 mod sources;
 mod util;

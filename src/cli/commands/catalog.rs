@@ -6,11 +6,11 @@ use anyhow::{Context, Result};
 
 use super::load_rules;
 use crate::cli::args::{DbOption, Format, ImportArgs, ReclassifyArgs, SearchArgs, ShowArgs, StatsArgs};
-use crate::cli::{Io, Status};
+use crate::cli::{printer, Io, Status};
 use crate::ingest;
 use crate::report::{
-    FailedServerJson, FileProblemJson, HitJson, ImportJson, ImportServerJson, RunJson, SearchJson, ServerJson,
-    ServerToolJson, SourceJson, StatsJson, StoredToolJson, VersionJson, SCHEMA_VERSION,
+    FailedServerJson, FileProblemJson, HitJson, ImportJson, ImportServerJson, LaunchJson, RunJson, SearchJson,
+    ServerJson, ServerToolJson, SourceJson, StatsJson, StoredToolJson, VersionJson, SCHEMA_VERSION,
 };
 use crate::store::{default_path, Db, SearchIndex, SearchQuery};
 
@@ -184,11 +184,12 @@ pub(super) fn show(args: ShowArgs, io: &mut Io<'_>) -> Result<Status> {
                 }
                 writeln!(io.out, "  rules       {}", view.rules_version)?;
                 if let Some(at) = view.removed_at {
-                    writeln!(io.out, "  removed     at {at} (unix seconds)")?;
+                    writeln!(io.out, "  removed     {}", printer::date(at))?;
                 }
                 writeln!(io.out, "  versions    {} distinct definition(s)", view.versions.len())?;
                 for (h, first, last) in &view.versions {
-                    writeln!(io.out, "    {} seen {first}..{last}", &h[..16.min(h.len())])?;
+                    let (first, last) = (printer::date(*first), printer::date(*last));
+                    writeln!(io.out, "    {} seen {first} to {last}", &h[..16.min(h.len())])?;
                 }
                 writeln!(io.out, "  definition  {}", serde_json::to_string_pretty(&definition).unwrap_or_default())?;
             }
@@ -262,11 +263,13 @@ pub(super) fn show(args: ShowArgs, io: &mut Io<'_>) -> Result<Status> {
             }
             writeln!(io.out, "history")?;
             for r in &view.history {
-                writeln!(
-                    io.out,
-                    "  {} {} {} +{} ~{} -{}",
-                    r.started_at, r.kind, r.outcome, r.added, r.changed, r.removed
-                )?;
+                let at = printer::date(r.started_at);
+                writeln!(io.out, "  {at} {} {} +{} ~{} -{}", r.kind, r.outcome, r.added, r.changed, r.removed)?;
+                let detail = r.detail.as_deref().and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok());
+                let launch = detail.and_then(|d| serde_json::from_value::<LaunchJson>(d.get("launch")?.clone()).ok());
+                if let Some(launch) = launch {
+                    writeln!(io.out, "    launched in {}", launch.summary())?;
+                }
             }
         }
     }
