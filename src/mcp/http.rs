@@ -35,18 +35,11 @@ const MAX_REDIRECTS: usize = 5;
 /// `guard::PublicResolver` (so the checked address is the one connected to) and every redirect
 /// hop is checked; proxies are not used, since a proxy would resolve the name itself.
 pub(crate) fn client(guard: AddressGuard, connect_timeout: Duration) -> Result<Client, Error> {
-    let policy = redirect::Policy::custom(move |attempt| {
-        if attempt.previous().len() >= MAX_REDIRECTS {
-            return attempt.error(format!("more than {MAX_REDIRECTS} redirects"));
-        }
-        if guard == AddressGuard::PublicOnly {
-            if let Err(reason) = guard::check_url(attempt.url()) {
-                let target = attempt.url().to_string();
-                return attempt.error(Refused { target, reason });
-            }
-        }
-        attempt.follow()
-    });
+    let policy =
+        redirect::Policy::custom(move |attempt| match check_redirect(guard, attempt.previous().len(), attempt.url()) {
+            Ok(()) => attempt.follow(),
+            Err(e) => attempt.error(e),
+        });
     let mut builder = Client::builder()
         .user_agent(concat!("catalog/", env!("CARGO_PKG_VERSION"), " (MCP tool catalog)"))
         .connect_timeout(connect_timeout)
@@ -55,6 +48,22 @@ pub(crate) fn client(guard: AddressGuard, connect_timeout: Duration) -> Result<C
         builder = builder.no_proxy().dns_resolver(Arc::new(guard::PublicResolver));
     }
     builder.build().map_err(|e| Error::Connect(format!("could not set up the HTTP client: {}", chain(&e))))
+}
+
+/// Whether a redirect to `url`, after `hops` earlier ones, may be followed: at most
+/// `MAX_REDIRECTS`, and with `PublicOnly` never to a private, loopback or metadata address.
+fn check_redirect(
+    guard: AddressGuard,
+    hops: usize,
+    url: &url::Url,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    if hops >= MAX_REDIRECTS {
+        return Err(format!("more than {MAX_REDIRECTS} redirects").into());
+    }
+    if guard == AddressGuard::PublicOnly {
+        guard::check_url(url).map_err(|reason| Refused { target: url.to_string(), reason })?;
+    }
+    Ok(())
 }
 
 /// The caller's headers as a `HeaderMap`.
@@ -551,4 +560,31 @@ fn chain(e: &(dyn std::error::Error + 'static)) -> String {
         source = s.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redirects_to_private_and_metadata_addresses_are_refused() {
+        let public = AddressGuard::PublicOnly;
+        for to in [
+            "http://169.254.169.254/latest/meta-data/iam/security-credentials/",
+            "http://[fd00:ec2::254]/latest/meta-data",
+            "http://10.0.0.1/admin",
+            "http://127.0.0.1:8080/",
+            "http://localhost/",
+            "http://[::ffff:169.254.169.254]/",
+            "file:///etc/passwd",
+        ] {
+            let url = url::Url::parse(to).unwrap();
+            let err = check_redirect(public, 0, &url).expect_err(to);
+            assert!(err.downcast_ref::<Refused>().is_some() || to.starts_with("file"), "{to}: {err}");
+            assert!(check_redirect(AddressGuard::AllowAll, 0, &url).is_ok(), "{to}");
+        }
+        let fine = url::Url::parse("https://mcp.example.com/mcp").unwrap();
+        assert!(check_redirect(public, 4, &fine).is_ok());
+        assert!(check_redirect(public, 5, &fine).is_err(), "too many hops");
+    }
 }

@@ -63,7 +63,7 @@ fn launch_policy_refuses_without_sandbox_unless_asked() {
     assert_eq!(err.kind(), "no_sandbox");
     assert_eq!(
         err.to_string(),
-        "bubblewrap not found: install it with `apt-get install bubblewrap`, or pass --no-sandbox to run packages unsandboxed"
+        "bubblewrap not found: install it with `apt-get install bubblewrap`, or pass --no-sandbox to run servers unsandboxed"
     );
     assert_eq!(launch_policy(None, true).unwrap(), Mode::Unsandboxed);
     if let Some(sandbox) = Sandbox::detect() {

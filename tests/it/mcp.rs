@@ -123,6 +123,23 @@ async fn stdio_noise_is_skipped_and_server_requests_answered() {
 }
 
 #[tokio::test]
+async fn stdio_server_asking_to_sample_or_elicit_is_refused_and_listed() {
+    let listing = list(&fake("asks", ""), &quick()).await.expect("listing");
+    assert_eq!(names(&listing.tools), ["after_asking"]);
+}
+
+#[tokio::test]
+async fn stdio_flood_without_newlines_is_a_protocol_error_at_the_cap() {
+    let small = Limits { max_message_bytes: 4 << 20, ..quick() };
+    let started = std::time::Instant::now();
+    let err = list(&fake("flood", ""), &small).await.expect_err("flood");
+    assert_eq!(err.kind(), "protocol", "{err}");
+    assert!(err.to_string().contains("over 4194304 bytes"), "{err}");
+    // Stopped at the cap, not at the deadline.
+    assert!(started.elapsed() < small.deadline, "{:?}", started.elapsed());
+}
+
+#[tokio::test]
 async fn stdio_ten_megabyte_tool_list() {
     let listing = list(&fake("big", "10000,1000"), &quick()).await.expect("listing");
     assert_eq!(listing.tools.len(), 10_000);

@@ -493,12 +493,13 @@ fn claude_desktop_config() {
         )
     );
     assert_eq!(targets[2].placeholders(), ["GITHUB_PERSONAL_ACCESS_TOKEN"]);
+    // A configured secret (here a `..._KEY`) never reaches the crawled server: a placeholder.
     assert_eq!(
         by_name(&targets, "local-script"),
         &TargetKind::Command {
             program: "/usr/local/bin/node".to_string(),
             args: strings(&["/opt/servers/weather/index.js", "--verbose"]),
-            env: pairs(&[("WEATHER_KEY", "literal-value-kept")]),
+            env: pairs(&[("WEATHER_KEY", PLACEHOLDER)]),
         }
     );
     assert_eq!(by_name(&targets, "linear-remote"), &remote("https://mcp.linear.app/sse", RemoteTransport::Auto, &[]));
