@@ -84,7 +84,7 @@ fn sandbox() -> Option<Sandbox> {
 }
 
 /// The real python interpreter (not a version manager's shim).
-fn python() -> String {
+pub(crate) fn python() -> String {
     let out = std::process::Command::new("python3").args(["-c", "import sys; print(sys.executable)"]).output().unwrap();
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }

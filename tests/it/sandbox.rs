@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use crate::launch::python;
 use crate::util::{manifest_dir, write};
 
 /// The caller's secret in its own environment, and the one written in the client config.
@@ -20,12 +21,6 @@ const CONFIG_SECRET: &str = "ghp_configuredsecret0123456789";
 
 fn hex(s: &str) -> String {
     s.bytes().map(|b| format!("{b:02x}")).collect()
-}
-
-/// The real python interpreter (not a version manager's shim).
-fn python() -> String {
-    let out = Command::new("python3").args(["-c", "import sys; print(sys.executable)"]).output().unwrap();
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
 /// Everything one probe run needs: a caller's home with a canary, a directory outside the
@@ -126,6 +121,13 @@ impl Setup {
     }
 }
 
+/// The probe as one `--stdio` command line, run from its own directory.
+fn stdio_line(setup: &Setup) -> String {
+    let mut line = vec![python(), "probe.py".to_string()];
+    line.extend(setup.probe_args());
+    line.iter().map(|w| shlex::try_quote(w).unwrap().into_owned()).collect::<Vec<_>>().join(" ")
+}
+
 /// One row of the figures table.
 struct Row {
     kind: &'static str,
@@ -144,11 +146,9 @@ fn short(v: &Value) -> String {
 /// Crawls the probe one way and measures it.
 fn measure(kind: &'static str, sandbox: bool) -> (Row, Value) {
     let setup = Setup::new(&format!("{kind}-{sandbox}"));
-    let mut line = vec![python(), "probe.py".to_string()];
-    line.extend(setup.probe_args());
     let (server, report, stderr) = match kind {
         "stdio" => {
-            let cmd = line.iter().map(|w| shlex::try_quote(w).unwrap().into_owned()).collect::<Vec<_>>().join(" ");
+            let cmd = stdio_line(&setup);
             let mut args = vec!["--stdio", &cmd];
             if !sandbox {
                 args.push("--no-sandbox");
@@ -271,9 +271,7 @@ fn allow_net_opens_the_network_for_the_named_server_only() {
 #[test]
 fn bind_ro_shares_a_path_read_only() {
     let setup = Setup::new("bind-ro");
-    let mut line = vec![python(), "probe.py".to_string()];
-    line.extend(setup.probe_args());
-    let cmd = line.iter().map(|w| shlex::try_quote(w).unwrap().into_owned()).collect::<Vec<_>>().join(" ");
+    let cmd = stdio_line(&setup);
     let home = setup.path("home");
     let (code, report, stderr) = setup.crawl(&["--stdio", &cmd, "--bind-ro", home.to_str().unwrap()]);
     assert_eq!(code, Some(0), "{report:#}\n{stderr}");
