@@ -365,3 +365,25 @@ fn which(program: &str) -> Result<PathBuf, ()> {
     let path = std::env::var_os("PATH").ok_or(())?;
     std::env::split_paths(&path).map(|d| d.join(program)).find(|p| p.is_file()).ok_or(())
 }
+
+#[test]
+fn stdio_package_launchers_become_packages() {
+    // `npx pkg` inside a sandbox without network could not download anything: it is installed
+    // from the registry and launched as a package instead, like the same line in a config file.
+    let plan = run(&[
+        "crawl",
+        "--dry-run",
+        "--format",
+        "json",
+        "--stdio",
+        "npx -y @modelcontextprotocol/server-everything@2026.8.31 stdio",
+        "--stdio",
+        "uvx mcp-server-time==2026.10.19",
+        "--stdio",
+        "node ./server.js",
+    ])
+    .expect(Status::Success)
+    .json();
+    let kinds: Vec<&str> = plan["targets"].as_array().unwrap().iter().map(|t| t["target"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["package", "package", "command"], "{plan:#}");
+}

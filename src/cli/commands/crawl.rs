@@ -207,7 +207,8 @@ async fn gather(args: &CrawlArgs, db: Option<&Db>) -> Result<Plan> {
                     server: line.trim().to_string(),
                     version: None,
                     source: "cli".into(),
-                    kind: TargetKind::Command { program, args: words, env: Vec::new() },
+                    // `npx pkg` and `uvx pkg` are packages, installed and launched as such.
+                    kind: config::command_kind(&program, &words, Vec::new()),
                 });
             }
             None => plan.problems.push(format!("--stdio {line:?}: not a command (check the quotes)")),
