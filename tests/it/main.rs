@@ -8,6 +8,7 @@ mod classify;
 mod crawl;
 mod eval;
 mod input;
+mod kill;
 mod launch;
 mod mcp;
 mod policy;
