@@ -329,7 +329,11 @@ pub fn split(text: &str) -> Split<'_> {
                         out.format = Some(InputFormat::Object);
                         out.items.push(Item::new(raw.get(), Location::Object));
                     }
-                    Err(e) if e.is_syntax() && e.line() > 1 && looks_like_jsonl(trimmed) => {
+                    Err(e)
+                        if e.is_syntax()
+                            && (e.line() > 1 || next_line_is_object(trimmed))
+                            && looks_like_jsonl(trimmed) =>
+                    {
                         out.format = Some(InputFormat::Jsonl);
                         out.items = jsonl_items(trimmed);
                     }
@@ -408,6 +412,13 @@ fn report_break(problems: &mut Vec<InputProblem>, pass: scan::Scan<'_>) {
 /// True when at least one line starts like a JSON object.
 fn looks_like_jsonl(text: &str) -> bool {
     text.lines().any(|l| l.trim_start().starts_with('{'))
+}
+
+/// True when the second non-empty line is a JSON object on its own: JSONL whose first record is
+/// broken, rather than one object written over several lines.
+fn next_line_is_object(text: &str) -> bool {
+    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty()).skip(1);
+    lines.next().is_some_and(|l| l.starts_with('{') && serde_json::from_str::<serde::de::IgnoredAny>(l).is_ok())
 }
 
 fn jsonl_items(text: &str) -> Vec<Item<'_>> {
@@ -828,6 +839,19 @@ mod tests {
         assert_eq!(s.format, Some(InputFormat::Jsonl));
         let locs: Vec<_> = s.problems.iter().map(|p| p.location.as_str()).collect();
         assert_eq!(locs, ["line 2", "line 4"]);
+    }
+
+    #[test]
+    fn jsonl_with_a_broken_first_line_keeps_the_rest() {
+        // Found by fuzzing: the whole file was refused as invalid JSON at line 1.
+        let (got, _, s) = read("{\"name\":\"a\" \"x\"}\n{\"name\":\"b\"}\n");
+        assert_eq!(got.iter().map(|g| g.0.as_str()).collect::<Vec<_>>(), ["b"]);
+        assert_eq!(s.format, Some(InputFormat::Jsonl));
+        assert_eq!(s.problems.iter().map(|p| p.location.as_str()).collect::<Vec<_>>(), ["line 1"]);
+        // One object over several lines that breaks on its first line is still one broken object.
+        let (got, _, s) = read("{\"name\" \"a\",\n  \"description\": \"d\"\n}\n");
+        assert!(got.is_empty());
+        assert_eq!(s.problems.len(), 1, "{:?}", s.problems);
     }
 
     #[test]

@@ -7,6 +7,7 @@
 pub mod classify;
 pub mod cli;
 pub mod crawl;
+pub mod fuzz;
 pub mod ingest;
 pub mod input;
 pub mod launch;

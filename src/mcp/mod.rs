@@ -12,9 +12,9 @@
 
 mod guard;
 mod http;
-mod jsonrpc;
-mod sse;
-mod stdio;
+pub(crate) mod jsonrpc;
+pub(crate) mod sse;
+pub(crate) mod stdio;
 
 use std::collections::HashMap;
 use std::collections::HashSet;
@@ -828,7 +828,7 @@ impl Lister<'_> {
 }
 
 /// A page's items (raw) and its `nextCursor`. A missing or malformed list is a problem and no items.
-fn read_page(
+pub(crate) fn read_page(
     raw: &RawValue,
     method: &str,
     key: &str,
@@ -860,7 +860,7 @@ fn read_page(
 }
 
 /// An item must be an object; a tool also needs a string `name`.
-fn check_item(item: &RawValue, is_tool: bool) -> Result<(), String> {
+pub(crate) fn check_item(item: &RawValue, is_tool: bool) -> Result<(), String> {
     if !item.get().trim_start().starts_with('{') {
         return Err("not an object".to_string());
     }

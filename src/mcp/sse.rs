@@ -43,7 +43,8 @@ impl Parser {
     /// Feeds a chunk. Fails when a line or an event grows over the limit.
     pub(crate) fn feed(&mut self, chunk: &[u8]) -> Result<(), String> {
         let mut rest = chunk;
-        if self.after_cr {
+        // An empty chunk must not forget that the last one ended with CR (its LF may come next).
+        if self.after_cr && !rest.is_empty() {
             self.after_cr = false;
             if let Some(stripped) = rest.strip_prefix(b"\n") {
                 rest = stripped;
@@ -177,6 +178,14 @@ mod tests {
         let text = b"data: {\"id\":1}\n\n";
         let chunks: Vec<&[u8]> = text.chunks(1).collect();
         assert_eq!(events(&chunks), vec![("message".to_string(), "{\"id\":1}".to_string())]);
+    }
+
+    #[test]
+    fn an_empty_chunk_between_cr_and_lf() {
+        // Found by fuzzing: the LF of a CRLF after an empty chunk was read as a blank line, which
+        // dispatched the event early and lost its name.
+        let got = events(&[b"event: endpoint\r", b"", b"\ndata: /m\r\n\r\n"]);
+        assert_eq!(got, vec![("endpoint".to_string(), "/m".to_string())]);
     }
 
     #[test]

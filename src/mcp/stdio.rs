@@ -259,25 +259,25 @@ impl Ring {
 
 /// One line of output.
 #[derive(Debug)]
-enum Line {
+pub(crate) enum Line {
     Text(Vec<u8>),
     TooLong,
     Eof,
 }
 
 /// Reads lines of at most a given length. Cancel-safe: a partial line stays in `buf`.
-struct LineReader<R> {
+pub(crate) struct LineReader<R> {
     inner: R,
     buf: Vec<u8>,
     discarding: bool,
 }
 
 impl<R: AsyncBufRead + Unpin> LineReader<R> {
-    fn new(inner: R) -> LineReader<R> {
+    pub(crate) fn new(inner: R) -> LineReader<R> {
         LineReader { inner, buf: Vec::new(), discarding: false }
     }
 
-    async fn next_line(&mut self, max: usize) -> std::io::Result<Line> {
+    pub(crate) async fn next_line(&mut self, max: usize) -> std::io::Result<Line> {
         loop {
             let available = self.inner.fill_buf().await?;
             if available.is_empty() {

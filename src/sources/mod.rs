@@ -14,7 +14,7 @@
 //! entry never loses the others: it becomes a `NeedsConfig` target or a listed problem.
 
 pub mod config;
-mod jsonc;
+pub(crate) mod jsonc;
 pub mod registry;
 pub mod seed;
 

@@ -279,13 +279,13 @@ async fn get_page(client: &reqwest::Client, url: &Url, page: usize) -> Result<Ve
 }
 
 /// One list response, its entries still raw.
-struct ListPage {
-    servers: Vec<Box<RawValue>>,
-    next_cursor: Option<String>,
-    problems: Vec<String>,
+pub(crate) struct ListPage {
+    pub(crate) servers: Vec<Box<RawValue>>,
+    pub(crate) next_cursor: Option<String>,
+    pub(crate) problems: Vec<String>,
 }
 
-fn parse_list(body: &[u8]) -> Result<ListPage, String> {
+pub(crate) fn parse_list(body: &[u8]) -> Result<ListPage, String> {
     let fields: HashMap<String, Box<RawValue>> = serde_json::from_slice(body).map_err(|e| {
         let start: String =
             String::from_utf8_lossy(&body[..body.len().min(80)]).chars().filter(|c| !c.is_control()).collect();
