@@ -6,6 +6,8 @@
 //!
 //! `scripts/fuzz.sh SECONDS` runs it longer, in release mode.
 
+#![allow(clippy::print_stdout, clippy::print_stderr)] // A test binary: its report is its output.
+
 use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -219,7 +221,7 @@ fn main() {
     println!("{:<11} {:>8} {:>10} {:>8} {:>22}", "target", "cases", "records", "crashes", "peak MiB (input MiB)");
     let mut crashed = Vec::new();
     for target in Target::ALL {
-        let mut rng = Rng(seed ^ target.name().len() as u64 * 0x9e37_79b9_7f4a_7c15);
+        let mut rng = Rng(seed ^ (target.name().len() as u64 * 0x9e37_79b9_7f4a_7c15));
         let mut tally = Tally::default();
         let replay = root().join("tests/fixtures/fuzz/crashes").join(target.name());
         if let Ok(entries) = std::fs::read_dir(&replay) {
