@@ -221,7 +221,7 @@ fn main() {
     println!("{:<11} {:>8} {:>10} {:>8} {:>22}", "target", "cases", "records", "crashes", "peak MiB (input MiB)");
     let mut crashed = Vec::new();
     for target in Target::ALL {
-        let mut rng = Rng(seed ^ (target.name().len() as u64 * 0x9e37_79b9_7f4a_7c15));
+        let mut rng = Rng(seed ^ (target.name().len() as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
         let mut tally = Tally::default();
         let replay = root().join("tests/fixtures/fuzz/crashes").join(target.name());
         if let Ok(entries) = std::fs::read_dir(&replay) {
