@@ -250,3 +250,48 @@ fn a_deeply_nested_definition_does_not_take_search_down() {
     run(&["show", "hostile", "deep_tool", "--db", db, "--format", "json"]).expect(Status::Success);
     run(&["reclassify", "--db", db]).expect(Status::Success);
 }
+
+#[test]
+fn a_directory_a_newer_schema_and_a_locked_catalog_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let tools = fixture("stripe.tools.json");
+    let tools = tools.to_str().unwrap();
+
+    let as_dir = dir.path().join("dir.db");
+    std::fs::create_dir(&as_dir).unwrap();
+    let r = run_bin(&["import", tools, "--db", as_dir.to_str().unwrap()]);
+    assert_eq!(r.code, Some(2), "{r:?}");
+    assert!(r.stderr.contains("dir.db"), "the error names the path: {}", r.stderr);
+    assert!(as_dir.is_dir(), "left as it was");
+
+    let newer = dir.path().join("newer.db");
+    let newer_s = newer.to_str().unwrap();
+    run_bin(&["import", tools, "--db", newer_s]);
+    let conn = rusqlite::Connection::open(&newer).unwrap();
+    conn.execute_batch("PRAGMA user_version = 9999").unwrap();
+    drop(conn);
+    let r = run_bin(&["stats", "--db", newer_s]);
+    assert_eq!(r.code, Some(2), "{r:?}");
+    assert!(r.stderr.contains("newer catalog") && r.stderr.contains("upgrade"), "{}", r.stderr);
+
+    // Another writer holds the catalog: the import waits, and the catalog is as before after it.
+    let locked = dir.path().join("locked.db");
+    let locked_s = locked.to_str().unwrap();
+    run(&["import", tools, "--db", locked_s]).expect(Status::Success);
+    let before = run(&["stats", "--db", locked_s, "--format", "json"]).expect(Status::Success).json();
+    let holder = rusqlite::Connection::open(&locked).unwrap();
+    holder.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let waiter = std::thread::spawn({
+        let tools = tools.to_string();
+        let db = locked_s.to_string();
+        move || run_bin(&["import", &tools, "--db", &db])
+    });
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    holder.execute_batch("COMMIT").unwrap();
+    drop(holder);
+    let r = waiter.join().unwrap();
+    assert_eq!(r.code, Some(0), "the import waited for the lock: {r:?}");
+    let after = run(&["stats", "--db", locked_s, "--format", "json"]).expect(Status::Success).json();
+    assert!(before["tools"].as_u64() > Some(0));
+    assert_eq!(before["tools"], after["tools"], "{before} {after}");
+}
