@@ -200,5 +200,25 @@ fn run_registry(bytes: &[u8]) -> usize {
     entries
 }
 
+/// A small seeded PRNG (xorshift64*) for the fuzzer and the kill test: fast, and a run is
+/// repeated from its seed.
+#[derive(Debug)]
+pub struct Rng(pub u64);
+
+impl Rng {
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// Uniform in `[0, n)` (0 when `n` is 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -12,7 +12,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use catalog::fuzz::Target;
+use catalog::fuzz::{Rng, Target};
 use peakmem_alloc::{PeakMemAlloc, PeakMemAllocTrait, INSTRUMENTED_SYSTEM};
 
 #[global_allocator]
@@ -53,21 +53,6 @@ fn corpus(target: Target) -> Vec<Vec<u8>> {
     }
     assert!(!seeds.is_empty(), "no corpus for {}", target.name());
     seeds
-}
-
-/// xorshift64*: fast, and repeatable from a seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
 }
 
 const TOKENS: &[&[u8]] = &[

@@ -13,28 +13,18 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+use catalog::fuzz::Rng;
+
 use crate::launch::python;
 use crate::util::manifest_dir;
 
 /// A server's current tools: name → definition hash.
 type State = BTreeMap<String, String>;
 
-/// A small seeded PRNG (xorshift64*), so that a failing run can be replayed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    /// Uniform in `[0, max]`.
-    fn upto(&mut self, max: Duration) -> Duration {
-        let micros = max.as_micros().max(1) as u64;
-        Duration::from_micros(self.next() % (micros + 1))
-    }
+/// Uniform in `[0, max]`, from the fuzzer's PRNG (so that a failing run can be replayed).
+fn upto(rng: &mut Rng, max: Duration) -> Duration {
+    let micros = max.as_micros().max(1) as u64;
+    Duration::from_micros(rng.next() % (micros + 1))
 }
 
 fn seed() -> u64 {
@@ -201,7 +191,7 @@ fn kill_repeatedly(
     for k in 0..kills {
         let dir = work.join("killed");
         copy_catalog(template, &dir);
-        let (_, finished) = run_catalog(&dir, args, Some(rng.upto(span)));
+        let (_, finished) = run_catalog(&dir, args, Some(upto(rng, span)));
         tally.kills += usize::from(!finished);
         tally.finished += usize::from(finished);
         let now = states(&dir.join("c.db"));
