@@ -7,6 +7,7 @@
 pub mod classify;
 pub mod cli;
 pub mod crawl;
+pub mod dates;
 pub mod fuzz;
 pub mod ingest;
 pub mod input;
@@ -16,5 +17,6 @@ pub mod model;
 pub mod policy;
 pub mod quality;
 pub mod report;
+pub mod scan;
 pub mod sources;
 pub mod store;

@@ -835,3 +835,74 @@ mod tests {
         }
     }
 }
+
+/// `catalog scan --format json`.
+#[derive(Debug, Serialize)]
+pub struct ScanJson<'a> {
+    pub schema_version: u32,
+    pub summary: ScanSummaryJson,
+    pub servers: Vec<ScanServerJson<'a>>,
+    /// Most severe first; `state` says whether each counts (`new`) or not (`baselined`, `suppressed`).
+    pub findings: Vec<ScanFindingJson<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ScanSummaryJson {
+    pub servers: usize,
+    /// Servers whose tools were listed (now or from the cache).
+    pub listed: usize,
+    pub tools: usize,
+    /// New findings: neither baselined nor suppressed.
+    pub findings: usize,
+    pub baselined: usize,
+    pub suppressed: usize,
+    pub max_risk: Option<&'static str>,
+    pub fail_on: Option<&'static str>,
+    pub gate_failed: Option<bool>,
+    /// The baseline compared with, when there was one.
+    pub baseline: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ScanServerJson<'a> {
+    pub name: &'a str,
+    pub identity: &'a str,
+    pub declared_in: &'a str,
+    pub line: usize,
+    /// `config`, `tools` or `server.json`.
+    pub input: &'static str,
+    pub reached: &'a str,
+    pub outcome: &'a str,
+    pub reason: Option<&'a str>,
+    pub error: Option<&'a str>,
+    /// When the listing was taken (RFC 3339); `null` for saved files.
+    pub listed_at: Option<String>,
+    pub problems: &'a [String],
+    pub tools: Vec<ScanToolJson<'a>>,
+}
+
+/// A tool's verdict exactly as `catalog classify` prints it, plus its baseline key and digest.
+#[derive(Debug, Serialize)]
+pub struct ScanToolJson<'a> {
+    #[serde(flatten)]
+    pub verdict: ToolVerdict<'a>,
+    pub key: &'a str,
+    /// `sha256:` over the RFC 8785 canonical JSON of the whole definition.
+    pub digest: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ScanFindingJson<'a> {
+    pub rule: &'a str,
+    pub severity: &'static str,
+    pub server: &'a str,
+    pub tool: Option<&'a str>,
+    pub message: &'a str,
+    /// Other tools involved, as `server/tool`.
+    pub related: Vec<String>,
+    pub fingerprint: &'a str,
+    /// `new`, `baselined` or `suppressed`.
+    pub state: &'static str,
+    /// Why it is suppressed.
+    pub reason: Option<&'a str>,
+}

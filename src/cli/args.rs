@@ -39,6 +39,84 @@ pub enum Command {
     Policy(PolicyArgs),
     /// Write a recommended policy for every server in the catalog, one file per server
     Export(ExportArgs),
+    /// Gate your own MCP setup in CI: every server's tools judged, stack findings, drift against a baseline
+    Scan(Box<ScanArgs>),
+}
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Client config files (default: the project's .mcp.json, .vscode/mcp.json, .cursor/mcp.json,
+    /// .zed/settings.json, and your own clients' configs)
+    #[arg(value_name = "CONFIG")]
+    pub configs: Vec<PathBuf>,
+    /// A saved tools/list result (or array of tools) to judge offline; NAME=FILE names its server
+    #[arg(long, value_name = "[NAME=]FILE")]
+    pub tools: Vec<String>,
+    /// A registry server.json (its packages and remotes are listed)
+    #[arg(long, value_name = "FILE")]
+    pub server_json: Vec<PathBuf>,
+    #[arg(long, short, value_enum, default_value = "table")]
+    pub format: ScanFormat,
+    /// Write the report here instead of stdout
+    #[arg(long, short, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Also write the SARIF report here
+    #[arg(long, value_name = "FILE")]
+    pub sarif: Option<PathBuf>,
+    /// Also write the Markdown report here (for a pull-request comment or job summary)
+    #[arg(long, value_name = "FILE")]
+    pub markdown: Option<PathBuf>,
+    /// Exit 1 when any new finding (a tool's risk included) is at this severity or above:
+    /// low, medium, high, critical (any case)
+    #[arg(long, value_name = "SEVERITY", value_parser = parse_severity)]
+    pub fail_on: Option<crate::model::Severity>,
+    /// The pins file to compare with (default: .catalog/baseline.json when it exists)
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// Accept the current state: write the pins file (the --baseline path, or .catalog/baseline.json)
+    #[arg(long)]
+    pub update_baseline: bool,
+    /// Suppressions with reasons, TOML or JSON (default: .catalog/suppressions.toml or .json when it exists)
+    #[arg(long, value_name = "FILE")]
+    pub suppressions: Option<PathBuf>,
+    /// Reuse the stored listing of package versions scanned before instead of launching them again
+    #[arg(long)]
+    pub cached: bool,
+    /// Seconds one server gets to list its tools
+    #[arg(long, default_value_t = 60, value_name = "SECS")]
+    pub timeout: u64,
+    /// Packages and commands launched at once
+    #[arg(long, default_value_t = 2, value_name = "N")]
+    pub launch_concurrency: usize,
+    /// Run packages and commands without the bubblewrap sandbox (see `catalog crawl --help`)
+    #[arg(long)]
+    pub no_sandbox: bool,
+    /// Let this server's sandbox reach the network (repeatable)
+    #[arg(long, value_name = "SERVER")]
+    pub allow_net: Vec<String>,
+    /// Let every sandboxed server read this host path (read-only; repeatable)
+    #[arg(long, value_name = "PATH")]
+    pub bind_ro: Vec<PathBuf>,
+    /// Where packages are installed and listings kept (default: $CATALOG_CACHE_DIR, else $XDG_CACHE_HOME/catalog)
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// No progress display
+    #[arg(long, short)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub rules: RulesOption,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ScanFormat {
+    /// Servers and new findings for people
+    Table,
+    /// One JSON document: every server, every tool's verdict, every finding
+    Json,
+    /// SARIF 2.1.0 for GitHub code scanning
+    Sarif,
+    /// Markdown for a pull-request comment
+    Markdown,
 }
 
 #[derive(Debug, Args)]
@@ -360,6 +438,10 @@ pub enum PolicyFormat {
     Json,
     /// Aligned columns for people
     Table,
+}
+
+fn parse_severity(s: &str) -> Result<crate::model::Severity, String> {
+    s.to_ascii_lowercase().parse()
 }
 
 fn parse_risk(s: &str) -> Result<Risk, String> {

@@ -233,27 +233,5 @@ fn confusion(out: &mut dyn Write, name: &str, s: &Scores) -> io::Result<()> {
 /// A unix time as a UTC date and time, `2026-12-07 06:14 UTC` (days to civil date: Howard
 /// Hinnant's algorithm).
 pub(super) fn date(secs: i64) -> String {
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02} {:02}:{:02} UTC", rem / 3600, rem % 3600 / 60)
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn dates_are_civil() {
-        assert_eq!(super::date(0), "1970-01-01 00:00 UTC");
-        assert_eq!(super::date(951_782_400), "2000-02-29 00:00 UTC");
-        assert_eq!(super::date(1_796_624_308), "2026-12-07 06:18 UTC");
-        assert_eq!(super::date(-1), "1969-12-31 23:59 UTC");
-    }
+    crate::dates::date_time(secs)
 }

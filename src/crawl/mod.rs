@@ -55,6 +55,8 @@ pub struct Options {
     pub cache: PathBuf,
     /// Attempts for transient HTTP failures (connection refused, 429, 5xx).
     pub http_attempts: u32,
+    /// Update the search index after storing (`catalog scan` keeps no index).
+    pub index: bool,
 }
 
 impl Default for Options {
@@ -70,6 +72,7 @@ impl Default for Options {
             force: false,
             cache: PathBuf::from(".catalog-cache"),
             http_attempts: 3,
+            index: true,
         }
     }
 }
@@ -342,9 +345,11 @@ pub async fn crawl(
     }
     shared.progress.clear();
     db.finish_run(run, now)?;
-    let indexed = SearchIndex::open(db).and_then(|index| index.update_servers(db, &stored_ids, before));
-    if let Err(e) = indexed {
-        report.index_error = Some(e.to_string());
+    if shared.options.index {
+        let indexed = SearchIndex::open(db).and_then(|index| index.update_servers(db, &stored_ids, before));
+        if let Err(e) = indexed {
+            report.index_error = Some(e.to_string());
+        }
     }
     report.servers = reports.into_iter().flatten().collect();
     report.millis = started.elapsed().as_millis() as u64;

@@ -425,6 +425,25 @@ fn scalar(v: &Value) -> Option<String> {
     }
 }
 
+/// The 1-based line of `text` (a config file) that declares the server `key`: the first
+/// `"key": {` outside comments; 1 when it cannot be found.
+pub fn declared_line(text: &str, key: &str) -> usize {
+    let stripped = jsonc::strip(text);
+    let quoted = serde_json::to_string(key).unwrap_or_default();
+    let mut from = 0;
+    while let Some(at) = stripped[from..].find(&quoted) {
+        let start = from + at;
+        let rest = stripped[start + quoted.len()..].trim_start();
+        if let Some(after) = rest.strip_prefix(':') {
+            if after.trim_start().starts_with('{') {
+                return stripped[..start].matches('\n').count() + 1;
+            }
+        }
+        from = start + quoted.len();
+    }
+    1
+}
+
 /// Each client's usual user-level config files under `home` (Linux and macOS), those that exist.
 pub fn discover(home: &Path) -> Vec<PathBuf> {
     const PATHS: &[&str] = &[
@@ -466,6 +485,13 @@ fn existing(dir: &Path, paths: &[&str]) -> Vec<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_server_is_located_at_its_key() {
+        let text = "{\n  // \"github\": {} in a comment\n  \"mcpServers\": {\n    \"env\": {\"github\": \"x\"},\n    \"github\": {\n      \"command\": \"npx\"\n    }\n  }\n}\n";
+        assert_eq!(declared_line(text, "github"), 5);
+        assert_eq!(declared_line(text, "missing"), 1);
+    }
 
     #[test]
     fn configured_secrets_become_placeholders() {

@@ -62,6 +62,31 @@ impl Db {
         Ok(found.is_some())
     }
 
+    /// A server's current tools as stored (raw definitions, in the order first listed) and when
+    /// it was last listed; `None` when the catalog never listed that identity.
+    pub fn current_listing(&self, identity: &str) -> rusqlite::Result<Option<(Vec<String>, i64)>> {
+        let Some((id, last_seen)) = self
+            .conn
+            .query_row(
+                "SELECT s.id, l.listed_at FROM servers s JOIN listings l ON l.server_id = s.id WHERE s.identity = ?1",
+                [identity],
+                |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+                },
+            )
+            .optional()?
+        else {
+            return Ok(None);
+        };
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT d.raw_json FROM tools t
+                 JOIN tool_versions d ON d.tool_id = t.id AND d.def_hash = t.def_hash
+                 WHERE t.server_id = ?1 AND t.removed_at IS NULL ORDER BY t.id",
+        )?;
+        let tools = stmt.query_map([id], |r| r.get::<_, String>(0))?.collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(Some((tools, last_seen)))
+    }
+
     /// The `updated_since` a registry's next incremental sync starts from.
     pub fn sync_state(&self, source: &str) -> rusqlite::Result<Option<String>> {
         self.conn.query_row("SELECT updated_since FROM sync_state WHERE source = ?1", [source], |r| r.get(0)).optional()

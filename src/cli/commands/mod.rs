@@ -6,6 +6,7 @@ mod crawl;
 mod eval;
 mod policy;
 mod rules;
+mod scan;
 
 use std::path::Path;
 
@@ -29,6 +30,7 @@ pub(super) fn run(cli: Cli, io: &mut Io<'_>) -> Result<Status> {
         Command::Crawl(args) => crawl::run(*args, io),
         Command::Policy(args) => policy::run(args, io),
         Command::Export(args) => policy::export(args, io),
+        Command::Scan(args) => scan::run(*args, io),
     }
 }
 
