@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use super::pins::{self, Change, ToolPin};
-use super::{severity_of, Finding, ScannedServer, Scan};
+use super::{severity_of, Finding, Scan, ScannedServer};
 use crate::model::{Risk, Severity};
 
 /// The format's name and version, first in the file.
@@ -135,7 +135,9 @@ pub fn drift(b: &Baseline, servers: &[ScannedServer]) -> Vec<Finding> {
                     "new server since the baseline: {} tool(s), highest risk {max}; review it and accept it with --update-baseline",
                     s.tools.len()
                 );
-                let digest = pins::sha256(s.tools.iter().map(|t| t.pin.digest.as_str()).collect::<Vec<_>>().join(",").as_bytes());
+                let digest = pins::sha256(
+                    s.tools.iter().map(|t| t.pin.digest.as_str()).collect::<Vec<_>>().join(",").as_bytes(),
+                );
                 out.push(Finding::new("server-added", Severity::Low, &s.name, None, message, &digest));
             }
             continue;
@@ -151,21 +153,30 @@ pub fn drift(b: &Baseline, servers: &[ScannedServer]) -> Vec<Finding> {
                         "new tool since the baseline: `{}` ({}, {} risk): {}",
                         t.tool.name, v.category, v.risk, v.summary
                     );
-                    out.push(Finding::new("tool-added", severity_of(v.risk), &s.name, Some(&t.key), message, &t.pin.digest));
+                    out.push(Finding::new(
+                        "tool-added",
+                        severity_of(v.risk),
+                        &s.name,
+                        Some(&t.key),
+                        message,
+                        &t.pin.digest,
+                    ));
                 }
                 Some(pin) => tool_drift(&s.name, &t.key, pin, &t.pin, &mut out),
             }
         }
         for (key, pin) in &old.tools {
             if !s.tools.iter().any(|t| &t.key == key) {
-                let message = format!("tool removed since the baseline: `{key}` (was {}, {} risk)", pin.category, pin.risk);
+                let message =
+                    format!("tool removed since the baseline: `{key}` (was {}, {} risk)", pin.category, pin.risk);
                 out.push(Finding::new("tool-removed", Severity::Low, &s.name, Some(key), message, &pin.digest));
             }
         }
     }
     for (name, old) in &b.servers {
         if !servers.iter().any(|s| &s.name == name) {
-            let message = format!("server removed since the baseline ({} tool(s), declared at {})", old.tools.len(), old.source);
+            let message =
+                format!("server removed since the baseline ({} tool(s), declared at {})", old.tools.len(), old.source);
             out.push(Finding::new("server-removed", Severity::Info, name, None, message, ""));
         }
     }
@@ -216,9 +227,12 @@ fn tool_drift(server: &str, key: &str, before: &ToolPin, after: &ToolPin, out: &
             Change::RequiredDropped { name } => {
                 add("schema-widened", Severity::Low, format!("`{name}` is no longer required"));
             }
-            Change::ParamRemoved { name } => add("schema-changed", Severity::Low, format!("parameter `{name}` removed")),
+            Change::ParamRemoved { name } => {
+                add("schema-changed", Severity::Low, format!("parameter `{name}` removed"));
+            }
             Change::AnnotationChanged { hint, before, after } => {
-                let show = |v: &Option<serde_json::Value>| v.as_ref().map_or("not declared".to_string(), |v| v.to_string());
+                let show =
+                    |v: &Option<serde_json::Value>| v.as_ref().map_or("not declared".to_string(), |v| v.to_string());
                 let dropped_read_only = hint == "readOnlyHint" && before == Some(serde_json::Value::Bool(true));
                 let destructive_now = hint == "destructiveHint" && after == Some(serde_json::Value::Bool(true));
                 let severity = if dropped_read_only {

@@ -49,7 +49,8 @@ pub fn markdown(scan: &Scan, fail_on: Option<Severity>) -> String {
         scan.tools(),
         scan.max_risk().map_or("none", |r| r.as_str()),
     );
-    let active: Vec<_> = scan.findings.iter().filter(|f| f.state == State::New && f.severity > Severity::Info).collect();
+    let active: Vec<_> =
+        scan.findings.iter().filter(|f| f.state == State::New && f.severity > Severity::Info).collect();
     if active.is_empty() {
         let _ = writeln!(md, "No new findings.\n");
     } else {
@@ -71,7 +72,10 @@ pub fn markdown(scan: &Scan, fail_on: Option<Severity>) -> String {
         md.push('\n');
     }
     let _ = writeln!(md, "<details><summary>Servers ({})</summary>\n", scan.servers.len());
-    let _ = writeln!(md, "| Server | Declared in | Reached | Outcome | Tools | Highest risk |\n| --- | --- | --- | --- | --- | --- |");
+    let _ = writeln!(
+        md,
+        "| Server | Declared in | Reached | Outcome | Tools | Highest risk |\n| --- | --- | --- | --- | --- | --- |"
+    );
     for s in &scan.servers {
         let max = s.tools.iter().map(|t| t.verdict.risk).max().map_or("-", |r| r.as_str());
         let _ = writeln!(

@@ -114,7 +114,9 @@ pub enum State {
     /// The baseline accepted it.
     Baselined,
     /// A suppression covers it, for this reason.
-    Suppressed { reason: String },
+    Suppressed {
+        reason: String,
+    },
 }
 
 impl State {
@@ -147,7 +149,14 @@ pub struct Finding {
 }
 
 impl Finding {
-    pub fn new(rule: &str, severity: Severity, server: &str, tool: Option<&str>, message: String, digest: &str) -> Finding {
+    pub fn new(
+        rule: &str,
+        severity: Severity,
+        server: &str,
+        tool: Option<&str>,
+        message: String,
+        digest: &str,
+    ) -> Finding {
         let basis = format!("{rule}\0{server}\0{}\0{digest}", tool.unwrap_or(""));
         let fingerprint = pins::sha256(basis.as_bytes())["sha256:".len()..][..32].to_string();
         Finding {
@@ -330,22 +339,45 @@ fn server_findings(s: &ScannedServer, options: &Options, out: &mut Vec<Finding>)
     for p in &s.input.problems {
         if p.starts_with("tools[") || p.contains("tool") {
             let message = format!("a tool could not be read, so it was not judged: {p}");
-            out.push(Finding::new("unreadable-tool", Severity::Medium, &s.name, None, message, &pins::sha256(p.as_bytes())));
+            out.push(Finding::new(
+                "unreadable-tool",
+                Severity::Medium,
+                &s.name,
+                None,
+                message,
+                &pins::sha256(p.as_bytes()),
+            ));
         }
     }
     for t in &s.tools {
         for f in &t.verdict.findings {
-            let message = format!("`{}` {}", t.tool.name, f.message);
+            let mut message = format!("`{}` {}", t.tool.name, f.message);
+            if ANNOTATION_RULES.contains(&&*f.rule_id) {
+                message.push_str(&format!("; suggested annotations: {}", suggested(&t.verdict)));
+            }
             out.push(Finding::new(&f.rule_id, f.severity, &s.name, Some(&t.key), message, &t.pin.digest));
         }
         let v = &t.verdict;
         if v.risk >= options.risk_findings_from {
             let tags = if v.tags.is_empty() { String::new() } else { format!(" [{}]", v.tags.join(", ")) };
-            let message =
-                format!("`{}` is {} risk: {}{tags} (confidence {:.2}): {}", t.tool.name, v.risk, v.category, v.confidence, v.summary);
+            let message = format!(
+                "`{}` is {} risk: {}{tags} (confidence {:.2}): {}",
+                t.tool.name, v.risk, v.category, v.confidence, v.summary
+            );
             out.push(Finding::new("tool-risk", severity_of(v.risk), &s.name, Some(&t.key), message, &t.pin.digest));
         }
     }
+}
+
+/// Finding rules about declared annotations: their message carries the suggested ones.
+const ANNOTATION_RULES: &[&str] =
+    &["missing-annotations", "declared-read-only-but-mutates", "declared-non-destructive-but-deletes"];
+
+/// The annotations the verdict suggests, as MCP spells them: `{"readOnlyHint": false, ...}`.
+pub fn suggested(v: &Verdict) -> String {
+    let pairs: Vec<String> =
+        crate::model::Hint::ALL.iter().map(|h| format!("\"{}\": {}", h.mcp_name(), v.hints.get(*h))).collect();
+    format!("{{{}}}", pairs.join(", "))
 }
 
 fn apply_suppressions(s: &Suppressions, file: &str, today: i64, findings: &mut Vec<Finding>) {
@@ -366,7 +398,8 @@ fn apply_suppressions(s: &Suppressions, file: &str, today: i64, findings: &mut V
     }
     let mut extra = Vec::new();
     for (i, e) in s.entries.iter().enumerate() {
-        let what = format!("{} on {}{}", e.rule, e.server, e.tool.as_deref().map(|t| format!(" / {t}")).unwrap_or_default());
+        let what =
+            format!("{} on {}{}", e.rule, e.server, e.tool.as_deref().map(|t| format!(" / {t}")).unwrap_or_default());
         let mut f = if s.expired(i, today) {
             let message = format!(
                 "suppression {} ({what}) expired on {}; {} finding(s) it covered count again: renew it with a new date or fix them",

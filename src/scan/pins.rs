@@ -158,9 +158,39 @@ fn param_pin(p: &Value) -> ParamPin {
 
 /// Parameter names that give an agent new reach: files, URLs, commands, queries, code.
 const SENSITIVE_PARAMS: &[&str] = &[
-    "path", "paths", "file", "files", "filename", "filepath", "dir", "directory", "folder", "url", "uri", "urls",
-    "endpoint", "host", "hostname", "webhook", "command", "cmd", "shell", "script", "code", "exec", "args", "sql",
-    "query", "statement", "expression", "eval", "recipient", "to", "email", "destination", "target",
+    "path",
+    "paths",
+    "file",
+    "files",
+    "filename",
+    "filepath",
+    "dir",
+    "directory",
+    "folder",
+    "url",
+    "uri",
+    "urls",
+    "endpoint",
+    "host",
+    "hostname",
+    "webhook",
+    "command",
+    "cmd",
+    "shell",
+    "script",
+    "code",
+    "exec",
+    "args",
+    "sql",
+    "query",
+    "statement",
+    "expression",
+    "eval",
+    "recipient",
+    "to",
+    "email",
+    "destination",
+    "target",
 ];
 
 /// Whether a parameter's name says it reaches files, the network, commands or a database.
@@ -191,22 +221,51 @@ fn camel_words(name: &str) -> impl Iterator<Item = String> + '_ {
 /// One difference between a pinned tool and the same tool now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
-    DescriptionChanged { before: String, after: String },
+    DescriptionChanged {
+        before: String,
+        after: String,
+    },
     /// A new parameter; `sensitive` when its name reaches files, URLs, commands or SQL.
-    ParamAdded { name: String, sensitive: bool },
-    ParamRemoved { name: String },
+    ParamAdded {
+        name: String,
+        sensitive: bool,
+    },
+    ParamRemoved {
+        name: String,
+    },
     /// A parameter accepts more types than before (or its type was dropped).
-    TypeRelaxed { name: String, before: Vec<String>, after: Vec<String> },
+    TypeRelaxed {
+        name: String,
+        before: Vec<String>,
+        after: Vec<String>,
+    },
     /// A parameter's enum has new values, or lost its enum.
-    EnumGrown { name: String, added: Vec<String> },
+    EnumGrown {
+        name: String,
+        added: Vec<String>,
+    },
     /// A parameter is no longer required.
-    RequiredDropped { name: String },
+    RequiredDropped {
+        name: String,
+    },
     /// A declared annotation changed (`None`: not declared).
-    AnnotationChanged { hint: String, before: Option<Value>, after: Option<Value> },
-    CategoryRaised { before: String, after: String },
-    RiskRaised { before: String, after: String },
+    AnnotationChanged {
+        hint: String,
+        before: Option<Value>,
+        after: Option<Value>,
+    },
+    CategoryRaised {
+        before: String,
+        after: String,
+    },
+    RiskRaised {
+        before: String,
+        after: String,
+    },
     /// Other fields whose digest changed (title, outputSchema, _meta, ...).
-    OtherFields { fields: Vec<String> },
+    OtherFields {
+        fields: Vec<String>,
+    },
 }
 
 /// What changed from `before` to `after`, most telling first. Empty when the digests agree.
@@ -225,9 +284,14 @@ pub fn changes(before: &ToolPin, after: &ToolPin) -> Vec<Change> {
             None => out.push(Change::ParamAdded { name: name.clone(), sensitive: is_sensitive_param(name) }),
             Some(old) => {
                 let relaxed = (!old.types.is_empty() && p.types.is_empty())
-                    || (!p.types.is_empty() && p.types.iter().any(|t| !old.types.contains(t) && !narrower(t, &old.types)));
+                    || (!p.types.is_empty()
+                        && p.types.iter().any(|t| !old.types.contains(t) && !narrower(t, &old.types)));
                 if relaxed {
-                    out.push(Change::TypeRelaxed { name: name.clone(), before: old.types.clone(), after: p.types.clone() });
+                    out.push(Change::TypeRelaxed {
+                        name: name.clone(),
+                        before: old.types.clone(),
+                        after: p.types.clone(),
+                    });
                 }
                 match (&old.values, &p.values) {
                     (Some(old_v), Some(new_v)) => {
@@ -236,7 +300,9 @@ pub fn changes(before: &ToolPin, after: &ToolPin) -> Vec<Change> {
                             out.push(Change::EnumGrown { name: name.clone(), added });
                         }
                     }
-                    (Some(_), None) => out.push(Change::EnumGrown { name: name.clone(), added: vec!["(any value)".into()] }),
+                    (Some(_), None) => {
+                        out.push(Change::EnumGrown { name: name.clone(), added: vec!["(any value)".into()] });
+                    }
                     _ => {}
                 }
             }
@@ -328,10 +394,7 @@ mod tests {
         let a = r#"{"name":"x","inputSchema":{"type":"object"},"description":"d","n":1.0}"#;
         let b = r#"{ "description" : "d", "inputSchema": {"type": "object"}, "n": 1, "name": "x" }"#;
         assert_eq!(tool_digest(a), tool_digest(b));
-        assert_eq!(
-            tool_digest(a),
-            sha256(br#"{"description":"d","inputSchema":{"type":"object"},"n":1,"name":"x"}"#)
-        );
+        assert_eq!(tool_digest(a), sha256(br#"{"description":"d","inputSchema":{"type":"object"},"n":1,"name":"x"}"#));
         assert!(tool_digest("not json").starts_with("sha256:"));
         let deep = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
         assert_eq!(tool_digest(&deep), sha256(deep.as_bytes()));
@@ -339,14 +402,10 @@ mod tests {
 
     #[test]
     fn a_widened_schema_and_a_dropped_hint_are_named() {
-        let before = pin(
-            r#"{"name":"read_note","description":"Reads a note","annotations":{"readOnlyHint":true},
-               "inputSchema":{"type":"object","properties":{"id":{"type":"string"},"kind":{"type":"string","enum":["a","b"]},"n":{"type":"number"}},"required":["id"]}}"#,
-        );
-        let after = pin(
-            r#"{"name":"read_note","description":"Reads a note. Also reads any file.","annotations":{},
-               "inputSchema":{"type":"object","properties":{"id":{"type":["string","number"]},"kind":{"type":"string","enum":["a","b","c"]},"n":{"type":"integer"},"path":{"type":"string"}}}}"#,
-        );
+        let before = pin(r#"{"name":"read_note","description":"Reads a note","annotations":{"readOnlyHint":true},
+               "inputSchema":{"type":"object","properties":{"id":{"type":"string"},"kind":{"type":"string","enum":["a","b"]},"n":{"type":"number"}},"required":["id"]}}"#);
+        let after = pin(r#"{"name":"read_note","description":"Reads a note. Also reads any file.","annotations":{},
+               "inputSchema":{"type":"object","properties":{"id":{"type":["string","number"]},"kind":{"type":"string","enum":["a","b","c"]},"n":{"type":"integer"},"path":{"type":"string"}}}}"#);
         let c = changes(&before, &after);
         assert!(c.iter().any(|c| matches!(c, Change::DescriptionChanged { .. })), "{c:?}");
         assert!(c.contains(&Change::ParamAdded { name: "path".into(), sensitive: true }), "{c:?}");
@@ -354,7 +413,9 @@ mod tests {
         assert!(!c.iter().any(|c| matches!(c, Change::TypeRelaxed { name, .. } if name == "n")), "{c:?}");
         assert!(c.contains(&Change::EnumGrown { name: "kind".into(), added: vec!["\"c\"".into()] }), "{c:?}");
         assert!(c.contains(&Change::RequiredDropped { name: "id".into() }), "{c:?}");
-        assert!(c.iter().any(|c| matches!(c, Change::AnnotationChanged { hint, after: None, .. } if hint == "readOnlyHint")));
+        assert!(c
+            .iter()
+            .any(|c| matches!(c, Change::AnnotationChanged { hint, after: None, .. } if hint == "readOnlyHint")));
         assert!(changes(&before, &before).is_empty());
     }
 

@@ -6,12 +6,12 @@
 
 use std::collections::BTreeMap;
 
+use serde_json::json;
 use serde_sarif::sarif::{
     ArtifactLocation, Location, LogicalLocation, Message, MultiformatMessageString, PhysicalLocation, PropertyBag,
     Region, ReportingConfiguration, ReportingDescriptor, Result as SarifResult, ResultLevel, Run, Sarif, Suppression,
     Tool, ToolComponent, Version,
 };
-use serde_json::json;
 
 use super::{rules, Finding, Scan, State};
 use crate::classify::RuleSet;
@@ -109,7 +109,11 @@ pub fn sarif(scan: &Scan, rules_set: &RuleSet, fail_on: Option<Severity>) -> Sar
         .results(results)
         .properties(PropertyBag::builder().additional_properties(props).build())
         .build();
-    Sarif::builder().version(json!(Version::V2_1_0.to_string())).schema(serde_sarif::sarif::SCHEMA_URL).runs(vec![run]).build()
+    Sarif::builder()
+        .version(json!(Version::V2_1_0.to_string()))
+        .schema(serde_sarif::sarif::SCHEMA_URL)
+        .runs(vec![run])
+        .build()
 }
 
 /// `toxic-flow` → `ToxicFlow`.
@@ -133,7 +137,8 @@ fn uri(file: &str) -> String {
 }
 
 fn result(scan: &Scan, f: &Finding, rule_index: i64) -> SarifResult {
-    let declared = scan.servers.iter().find(|s| s.name == f.server).map(|s| (s.input.origin.file.clone(), s.input.origin.line));
+    let declared =
+        scan.servers.iter().find(|s| s.name == f.server).map(|s| (s.input.origin.file.clone(), s.input.origin.line));
     let (file, line) = f.location.clone().or(declared).unwrap_or_else(|| ("catalog-scan".to_string(), 1));
     let mut logical = vec![LogicalLocation::builder()
         .name(f.server.clone())

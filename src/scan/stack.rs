@@ -61,7 +61,10 @@ fn toxic_flows(servers: &[ScannedServer], out: &mut Vec<Finding>) {
         list.sort_by(|a, b| {
             let (sa, ta) = tool(servers, *a);
             let (sb, tb) = tool(servers, *b);
-            tb.verdict.risk.cmp(&ta.verdict.risk).then_with(|| (&sa.name, &ta.tool.name).cmp(&(&sb.name, &tb.tool.name)))
+            tb.verdict
+                .risk
+                .cmp(&ta.verdict.risk)
+                .then_with(|| (&sa.name, &ta.tool.name).cmp(&(&sb.name, &tb.tool.name)))
         });
     }
     // Prefer three different tools: pick greedily, each role's first not already picked.
@@ -93,7 +96,9 @@ fn toxic_flows(servers: &[ScannedServer], out: &mut Vec<Finding>) {
         })
         .collect();
     let digest = related_digest(servers, &picked);
-    out.push(Finding::new("toxic-flow", Severity::High, &s0.name, Some(&t0.tool.name), message, &digest).related(related));
+    out.push(
+        Finding::new("toxic-flow", Severity::High, &s0.name, Some(&t0.tool.name), message, &digest).related(related),
+    );
 }
 
 fn related_digest(servers: &[ScannedServer], ats: &[At]) -> String {
@@ -197,6 +202,9 @@ fn collisions(servers: &[ScannedServer], out: &mut Vec<Finding>) {
         let related = ats.iter().skip(1).map(|(si, _)| (servers[*si].name.clone(), name.to_string())).collect();
         let digest = related_digest(servers, &ats);
         let first = &servers[ats[0].0];
-        out.push(Finding::new("name-collision", Severity::Medium, &first.name, Some(name), message, &digest).related(related));
+        out.push(
+            Finding::new("name-collision", Severity::Medium, &first.name, Some(name), message, &digest)
+                .related(related),
+        );
     }
 }

@@ -76,7 +76,11 @@ impl Suppressions {
         let mut expires = Vec::with_capacity(entries.len());
         for (i, s) in entries.iter().enumerate() {
             if s.reason.as_deref().is_none_or(|r| r.trim().is_empty()) {
-                return Err(SuppressionError::NoReason { index: i + 1, rule: s.rule.clone(), server: s.server.clone() });
+                return Err(SuppressionError::NoReason {
+                    index: i + 1,
+                    rule: s.rule.clone(),
+                    server: s.server.clone(),
+                });
             }
             let date = match &s.expires {
                 Some(d) => Some(crate::dates::parse_date(d).ok_or_else(|| SuppressionError::BadDate {

@@ -70,9 +70,7 @@ impl Db {
             .query_row(
                 "SELECT s.id, l.listed_at FROM servers s JOIN listings l ON l.server_id = s.id WHERE s.identity = ?1",
                 [identity],
-                |r| {
-                    Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
-                },
+                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
             )
             .optional()?
         else {

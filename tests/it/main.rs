@@ -14,6 +14,7 @@ mod mcp;
 mod policy;
 mod rules;
 mod sandbox;
+mod scan;
 mod snapshots;
 mod sources;
 mod util;

@@ -127,10 +127,8 @@ pub(super) fn run(args: ScanArgs, io: &mut Io<'_>) -> Result<Status> {
         }
         Err(e) => return Err(e).with_context(|| format!("cannot read the baseline {}", baseline_path.display())),
     };
-    let suppressions_path = args
-        .suppressions
-        .clone()
-        .or_else(|| DEFAULT_SUPPRESSIONS.iter().map(PathBuf::from).find(|p| p.is_file()));
+    let suppressions_path =
+        args.suppressions.clone().or_else(|| DEFAULT_SUPPRESSIONS.iter().map(PathBuf::from).find(|p| p.is_file()));
     let suppressions = match &suppressions_path {
         Some(path) => {
             let text = std::fs::read_to_string(path)
@@ -165,7 +163,10 @@ pub(super) fn run(args: ScanArgs, io: &mut Io<'_>) -> Result<Status> {
         None => io.out.write_all(report.as_bytes())?,
     }
     if let Some(path) = &args.sarif {
-        write_file(path, &render(&judged, &rules, ScanFormat::Sarif, args.fail_on, &baseline_path, baseline.is_some())?)?;
+        write_file(
+            path,
+            &render(&judged, &rules, ScanFormat::Sarif, args.fail_on, &baseline_path, baseline.is_some())?,
+        )?;
     }
     if let Some(path) = &args.markdown {
         write_file(path, &scan::markdown::markdown(&judged, args.fail_on))?;
@@ -229,7 +230,8 @@ fn saved_tools(spec: &str, cwd: &Path) -> std::result::Result<ServerInput, Strin
     };
     let path = PathBuf::from(file);
     let shown = display(&path, cwd);
-    let bytes = std::fs::read(&path).map_err(|e| format!("cannot read {shown}: {e}; check that it exists and is readable"))?;
+    let bytes =
+        std::fs::read(&path).map_err(|e| format!("cannot read {shown}: {e}; check that it exists and is readable"))?;
     let text = String::from_utf8_lossy(&bytes);
     let split = crate::input::split(&text);
     if split.items.is_empty() && !split.problems.is_empty() {
@@ -260,7 +262,11 @@ fn reached(target: &Target, sandboxed: bool) -> String {
     let how = if sandboxed { "launched in the sandbox" } else { "launched without the sandbox" };
     match &target.kind {
         TargetKind::Package { ecosystem, name, version, .. } => {
-            format!("{how} ({} {name}{})", ecosystem.as_str(), version.as_deref().map(|v| format!("@{v}")).unwrap_or_default())
+            format!(
+                "{how} ({} {name}{})",
+                ecosystem.as_str(),
+                version.as_deref().map(|v| format!("@{v}")).unwrap_or_default()
+            )
         }
         TargetKind::Command { program, .. } => format!("{how} ({program})"),
         TargetKind::Remote { url, .. } => format!("url {url}"),
@@ -270,7 +276,12 @@ fn reached(target: &Target, sandboxed: bool) -> String {
 }
 
 /// Lists the declared targets through the crawler, into the scan cache database.
-fn list(args: &ScanArgs, rules: &crate::classify::RuleSet, declared: Vec<Declared>, io: &mut Io<'_>) -> Result<Vec<ServerInput>> {
+fn list(
+    args: &ScanArgs,
+    rules: &crate::classify::RuleSet,
+    declared: Vec<Declared>,
+    io: &mut Io<'_>,
+) -> Result<Vec<ServerInput>> {
     if declared.is_empty() {
         return Ok(Vec::new());
     }
@@ -441,7 +452,15 @@ fn json<'a>(scan: &'a Scan, fail_on: Option<Severity>, baseline_path: &Path, bas
 /// Makes control and bidirectional characters visible so a hostile name cannot rewrite the terminal.
 fn visible(s: &str) -> String {
     s.chars()
-        .map(|c| if c.is_control() || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') { '\u{fffd}' } else { c })
+        .map(|c| {
+            if c.is_control()
+                || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+            {
+                '\u{fffd}'
+            } else {
+                c
+            }
+        })
         .collect()
 }
 
@@ -457,7 +476,8 @@ fn cut(s: &str, max: usize) -> String {
 fn table(scan: &Scan, fail_on: Option<Severity>) -> String {
     use std::fmt::Write;
     let mut t = String::new();
-    let _ = writeln!(t, "{:<28} {:<24} {:<10} {:>5} {:<9} REACHED", "SERVER", "DECLARED", "OUTCOME", "TOOLS", "MAX RISK");
+    let _ =
+        writeln!(t, "{:<28} {:<24} {:<10} {:>5} {:<9} REACHED", "SERVER", "DECLARED", "OUTCOME", "TOOLS", "MAX RISK");
     for s in &scan.servers {
         let max = s.tools.iter().map(|t| t.verdict.risk).max().map_or("-", |r| r.as_str());
         let _ = writeln!(
@@ -474,15 +494,35 @@ fn table(scan: &Scan, fail_on: Option<Severity>) -> String {
             let _ = writeln!(t, "  {}", cut(e, 150));
         }
     }
+    // Medium and above one per line; low findings one line per rule and server.
     let active: Vec<_> = scan.active().filter(|f| f.severity > Severity::Info).collect();
     if !active.is_empty() {
         let _ = writeln!(t, "\n{:<9} {:<22} {:<36} FINDING", "SEVERITY", "RULE", "SERVER/TOOL");
+        let mut low: Vec<((&str, &str), Vec<&str>)> = Vec::new();
         for f in &active {
+            if f.severity == Severity::Low {
+                let key = (f.rule.as_str(), f.server.as_str());
+                let tool = f.tool.as_deref().unwrap_or("");
+                match low.iter_mut().find(|(k, _)| *k == key) {
+                    Some((_, tools)) => tools.push(tool),
+                    None => low.push((key, vec![tool])),
+                }
+                continue;
+            }
             let at = match &f.tool {
                 Some(tool) => format!("{}/{tool}", f.server),
                 None => f.server.clone(),
             };
-            let _ = writeln!(t, "{:<9} {:<22} {:<36} {}", f.severity.as_str(), f.rule, cut(&at, 36), cut(&f.message, 160));
+            let _ =
+                writeln!(t, "{:<9} {:<30} {:<36} {}", f.severity.as_str(), f.rule, cut(&at, 36), cut(&f.message, 160));
+        }
+        for ((rule, server), tools) in low {
+            let what = match tools.as_slice() {
+                [one] => format!("{server}/{one}"),
+                many => format!("{server} ({} tools)", many.len()),
+            };
+            let names = tools.iter().filter(|t| !t.is_empty()).copied().collect::<Vec<_>>().join(", ");
+            let _ = writeln!(t, "{:<9} {:<30} {:<36} {}", "low", rule, cut(&what, 36), cut(&names, 160));
         }
     }
     let (new, baselined, suppressed) = scan.counts();
