@@ -492,3 +492,63 @@ fn a_server_that_cannot_be_listed_is_reported_and_nothing_listed_is_an_error() {
     let r = scan(dir.path(), &["--tools", &github, "--baseline", &bad_baseline]).expect(Status::Error);
     assert!(r.stderr.contains("write a new one with --update-baseline"), "{}", r.stderr);
 }
+
+/// The composite action's scan step, run as GitHub would run it (bash, its env, GITHUB_OUTPUT).
+fn action_scan(dir: &Path, fail_on: &str, tools: &str) -> (i32, String, String) {
+    let action: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(manifest_dir().join("action.yml")).unwrap()).unwrap();
+    let steps = action["runs"]["steps"].as_sequence().unwrap();
+    let step = steps.iter().find(|s| s["id"].as_str() == Some("scan")).unwrap();
+    assert_eq!(step["shell"].as_str(), Some("bash"));
+    let script = step["run"].as_str().unwrap();
+    assert!(!script.contains("${{"), "the script reads only its environment");
+    let (output, summary) = (dir.join("github_output"), dir.join("step_summary"));
+    let _ = std::fs::remove_file(&output);
+    let status = std::process::Command::new("bash")
+        .args(["-c", script])
+        .env("CATALOG_BIN", env!("CARGO_BIN_EXE_catalog"))
+        .env("INPUT_CONFIG", "")
+        .env("INPUT_TOOLS", tools)
+        .env("INPUT_FAIL_ON", fail_on)
+        .env("INPUT_BASELINE", ".catalog/baseline.json")
+        .env("INPUT_FORMAT", "table")
+        .env("RUNNER_TEMP", dir)
+        .env("GITHUB_OUTPUT", &output)
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .env("CATALOG_CACHE_DIR", dir.join("cache"))
+        .current_dir(dir)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(status.status.success(), "the step itself succeeds: {}", String::from_utf8_lossy(&status.stderr));
+    let outputs = std::fs::read_to_string(&output).unwrap();
+    let code = outputs.lines().find_map(|l| l.strip_prefix("exit-code=")).unwrap().parse().unwrap();
+    (code, outputs, std::fs::read_to_string(&summary).unwrap_or_default())
+}
+
+#[test]
+fn the_github_action_has_its_inputs_and_outputs_and_gates_in_any_case() {
+    let action: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(manifest_dir().join("action.yml")).unwrap()).unwrap();
+    assert_eq!(action["runs"]["using"].as_str(), Some("composite"));
+    for input in ["config", "fail-on", "baseline", "format", "upload-sarif"] {
+        assert!(action["inputs"][input]["description"].is_string(), "input {input}");
+    }
+    for output in ["sarif-file", "findings", "max-risk"] {
+        assert!(action["outputs"][output]["value"].as_str().unwrap().contains("steps.scan.outputs"), "output {output}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let github = saved("server-github.tools.json");
+    for level in ["high", "High"] {
+        let (code, outputs, summary) = action_scan(dir.path(), level, &github);
+        assert_eq!(code, 1, "{outputs}");
+        assert!(outputs.contains("max-risk=high"), "{outputs}");
+        let findings: usize = outputs.lines().find_map(|l| l.strip_prefix("findings=")).unwrap().parse().unwrap();
+        assert!(findings > 0);
+        let sarif = outputs.lines().find_map(|l| l.strip_prefix("sarif-file=")).unwrap();
+        check_sarif(&serde_json::from_str(&std::fs::read_to_string(sarif).unwrap()).unwrap());
+        assert!(summary.contains("## catalog scan: gate **failed**"), "{summary}");
+    }
+    let (code, _, _) = action_scan(dir.path(), "critical", &github);
+    assert_eq!(code, 0);
+}
