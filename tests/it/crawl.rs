@@ -11,7 +11,7 @@ use crate::mcp::{node, server_everything, RealHttpServer};
 use crate::util::{manifest_dir, run, write};
 
 /// The package cache the crawl tests share, so each real package is installed once per machine.
-fn cache_dir() -> String {
+pub(crate) fn cache_dir() -> String {
     let root = std::env::var_os("CATALOG_TEST_SERVERS")
         .map(PathBuf::from)
         .unwrap_or_else(|| manifest_dir().join("target/test-servers"));

@@ -552,3 +552,41 @@ fn the_github_action_has_its_inputs_and_outputs_and_gates_in_any_case() {
     let (code, _, _) = action_scan(dir.path(), "critical", &github);
     assert_eq!(code, 0);
 }
+
+#[test]
+fn a_registry_server_json_is_installed_listed_and_then_reused_with_cached() {
+    if std::env::var("CATALOG_SKIP_NETWORK_TESTS").is_ok_and(|v| v == "1") || server_everything().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server_json = json!({
+        "$schema": "https://static.modelcontextprotocol.io/schemas/2025-12-11/server.schema.json",
+        "name": "io.github.modelcontextprotocol/server-everything",
+        "description": "The reference test server",
+        "version": "2026.8.31",
+        "packages": [{"registryType": "npm", "identifier": "@modelcontextprotocol/server-everything",
+                      "version": "2026.8.31", "transport": {"type": "stdio"}}]
+    });
+    let file = write(dir.path(), "server.json", &server_json.to_string());
+    // The package cache the crawl tests share: the package is installed once per machine.
+    let cache = crate::crawl::cache_dir();
+    let args = |cached: bool| {
+        let mut a = vec!["scan", "--quiet", "--server-json", &file, "--cache-dir", &cache, "--format", "json"];
+        if cached {
+            a.push("--cached");
+        }
+        a.iter().map(|s| s.to_string()).collect::<Vec<_>>()
+    };
+    let first: Vec<String> = args(false);
+    let r = run(&first.iter().map(String::as_str).collect::<Vec<_>>()).expect(Status::Success).json();
+    let s = &r["servers"][0];
+    assert_eq!(s["outcome"], "ok", "{s:#}");
+    assert_eq!(s["input"], "server.json");
+    assert!(s["reached"].as_str().unwrap().contains("npm @modelcontextprotocol/server-everything@2026.8.31"), "{s:#}");
+    let again: Vec<String> = args(true);
+    let r2 = run(&again.iter().map(String::as_str).collect::<Vec<_>>()).expect(Status::Success).json();
+    let s2 = &r2["servers"][0];
+    assert_eq!(s2["outcome"], "cached", "{s2:#}");
+    assert!(s2["listed_at"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(s2["tools"].as_array().unwrap().len(), s["tools"].as_array().unwrap().len());
+}
