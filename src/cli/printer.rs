@@ -23,7 +23,7 @@ pub(super) fn rule_problems(err: &mut dyn Write, problems: &RuleProblems) -> io:
     writeln!(err, "{} problem(s); fix them and run `catalog rules check` again", problems.0.len())
 }
 
-fn one_line(s: &str, max: usize) -> String {
+pub(super) fn one_line(s: &str, max: usize) -> String {
     let flat: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
     if flat.chars().count() <= max {
         flat
@@ -34,9 +34,13 @@ fn one_line(s: &str, max: usize) -> String {
     }
 }
 
-/// Makes control characters visible so a hostile name cannot rewrite the terminal.
-fn visible(s: &str) -> String {
-    s.chars().map(|c| if c.is_control() { '\u{fffd}' } else { c }).collect()
+/// Makes control and bidirectional-override characters visible so a hostile name cannot
+/// rewrite the terminal or reorder what is shown.
+pub(super) fn visible(s: &str) -> String {
+    let hidden = |c: char| {
+        c.is_control() || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    s.chars().map(|c| if hidden(c) { '\u{fffd}' } else { c }).collect()
 }
 
 pub(super) fn table_header(out: &mut dyn Write) -> io::Result<()> {

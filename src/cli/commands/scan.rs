@@ -11,7 +11,7 @@ use anyhow::{Context, Result};
 use super::catalog::open;
 use super::load_rules;
 use crate::cli::args::{ScanArgs, ScanFormat};
-use crate::cli::{Io, Status};
+use crate::cli::{printer, Io, Status};
 use crate::crawl::{self, Options, Progress};
 use crate::launch::PackageCache;
 use crate::model::{Risk, Severity};
@@ -451,28 +451,8 @@ fn json<'a>(scan: &'a Scan, fail_on: Option<Severity>, baseline_path: &Path, bas
     }
 }
 
-/// Makes control and bidirectional characters visible so a hostile name cannot rewrite the terminal.
-fn visible(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_control()
-                || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
-            {
-                '\u{fffd}'
-            } else {
-                c
-            }
-        })
-        .collect()
-}
-
 fn cut(s: &str, max: usize) -> String {
-    let flat = visible(&s.split_whitespace().collect::<Vec<_>>().join(" "));
-    if flat.chars().count() <= max {
-        flat
-    } else {
-        format!("{}…", flat.chars().take(max - 1).collect::<String>())
-    }
+    printer::visible(&printer::one_line(s, max))
 }
 
 fn table(scan: &Scan, fail_on: Option<Severity>) -> String {
