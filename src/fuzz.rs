@@ -37,11 +37,21 @@ pub enum Target {
     Config,
     /// A saved registry file (`--from-file`) and a registry API page.
     Registry,
+    /// `catalog scan`: the input as two servers' tool lists, judged, pinned into a baseline and
+    /// judged again against it; and as a baseline and a suppressions file.
+    Scan,
 }
 
 impl Target {
-    pub const ALL: [Target; 6] =
-        [Target::Jsonrpc, Target::Sse, Target::ToolsPage, Target::ToolsList, Target::Config, Target::Registry];
+    pub const ALL: [Target; 7] = [
+        Target::Jsonrpc,
+        Target::Sse,
+        Target::ToolsPage,
+        Target::ToolsList,
+        Target::Config,
+        Target::Registry,
+        Target::Scan,
+    ];
 
     /// The target's name: its corpus directory and its line in the report.
     pub fn name(self) -> &'static str {
@@ -52,6 +62,7 @@ impl Target {
             Target::ToolsList => "tools-list",
             Target::Config => "config",
             Target::Registry => "registry",
+            Target::Scan => "scan",
         }
     }
 
@@ -65,6 +76,7 @@ impl Target {
             Target::ToolsList => run_tools_list(&String::from_utf8_lossy(bytes)),
             Target::Config => run_config(&String::from_utf8_lossy(bytes)),
             Target::Registry => run_registry(bytes),
+            Target::Scan => run_scan(&String::from_utf8_lossy(bytes)),
         }
     }
 }
@@ -169,6 +181,42 @@ fn run_tools_list(text: &str) -> usize {
     assert_eq!(summary.tools, tools, "read_tools and split disagree");
     assert!(summary.tools + summary.problems.len() >= split.items.len(), "a record was neither read nor reported");
     tools
+}
+
+/// The scan's readers and its judging: a written baseline reads back equal, and a scan judged
+/// against the baseline of itself has no drift and no new finding.
+fn run_scan(text: &str) -> usize {
+    use crate::scan::{Baseline, Options, Origin, OriginKind, Scan, ServerInput, State, Suppressions};
+    static RULES: std::sync::OnceLock<crate::classify::RuleSet> = std::sync::OnceLock::new();
+    let rules = RULES.get_or_init(|| crate::classify::load_default().expect("the built-in rules load"));
+    let _ = Baseline::parse(text);
+    let _ = Suppressions::parse(text, false);
+    let _ = Suppressions::parse(text, true);
+    let _ = config::declared_line(text, "fuzz");
+    let split = input::split(text);
+    let server = |name: &str| ServerInput {
+        name: name.to_string(),
+        identity: format!("fuzz:{name}"),
+        origin: Origin { file: "fuzz.json".into(), line: 1, kind: OriginKind::SavedTools },
+        reached: "saved file".into(),
+        outcome: "ok".into(),
+        reason: None,
+        error: None,
+        tools: split.items.iter().map(|i| i.raw.to_string()).collect(),
+        problems: Vec::new(),
+        listed_at: None,
+    };
+    let options = Options { risk_findings_from: crate::model::Risk::Low, today: 0 };
+    let first = Scan::judge(rules, vec![server("a"), server("b")], None, None, &options);
+    let baseline = Baseline::accept(&first, None, "fuzz", 0);
+    let read_back = Baseline::parse(&baseline.to_text()).expect("a written baseline reads back");
+    assert_eq!(read_back, baseline, "the baseline changed in a round trip");
+    let again = Scan::judge(rules, vec![server("a"), server("b")], Some(&read_back), None, &options);
+    let new: Vec<_> = again.findings.iter().filter(|f| f.state == State::New).map(|f| &f.message).collect();
+    assert!(new.is_empty(), "findings not accepted by the baseline of the same scan: {new:?}");
+    serde_json::to_string(&crate::scan::sarif::sarif(&again, rules, None)).expect("SARIF serialises");
+    let _ = crate::scan::markdown::markdown(&again, None);
+    first.tools()
 }
 
 /// A client config: comments are blanked in place (same length, same lines), then parsed.

@@ -43,7 +43,7 @@ fn corpus(target: Target) -> Vec<Vec<u8>> {
     match target {
         Target::Jsonrpc => dir(&fixtures.join("fuzz/jsonrpc")),
         Target::Sse => dir(&fixtures.join("fuzz/sse")),
-        Target::ToolsPage | Target::ToolsList => dir(&fixtures.join("crawled")),
+        Target::ToolsPage | Target::ToolsList | Target::Scan => dir(&fixtures.join("crawled")),
         Target::Config => dir(&fixtures.join("sources")),
         Target::Registry => dir(&root().join("../shared/data/registry")),
     }
