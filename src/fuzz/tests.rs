@@ -131,6 +131,45 @@ proptest! {
     #![proptest_config(config())]
 
     #[test]
+    fn a_scan_against_its_own_baseline_has_nothing_new(tools in prop::collection::vec(a_tool(), 0..10), w in 0..3usize) {
+        let (bytes, _) = written(&tools, WRAPPERS[w]);
+        // `run_scan` asserts it; it judges the list as two servers.
+        prop_assert_eq!(Target::Scan.run(&bytes), 2 * tools.len());
+    }
+
+    #[test]
+    fn a_new_path_parameter_is_high_drift(tools in prop::collection::vec(a_tool(), 1..6), pick in any::<prop::sample::Index>()) {
+        use crate::scan::{Baseline, Options, Origin, OriginKind, Scan, ServerInput, State};
+        let rules = crate::classify::load_default().expect("the built-in rules load");
+        let input = |tools: &[Value]| ServerInput {
+            name: "s".into(),
+            identity: "s".into(),
+            origin: Origin { file: "f".into(), line: 1, kind: OriginKind::SavedTools },
+            reached: "saved".into(),
+            outcome: "ok".into(),
+            reason: None,
+            error: None,
+            tools: tools.iter().map(Value::to_string).collect(),
+            problems: Vec::new(),
+            listed_at: None,
+        };
+        let options = Options { risk_findings_from: crate::model::Risk::Low, today: 0 };
+        let before = Scan::judge(&rules, vec![input(&tools)], None, None, &options);
+        let baseline = Baseline::accept(&before, None, "t", 0);
+        let i = pick.index(tools.len());
+        let mut changed = tools.clone();
+        let props = &mut changed[i]["inputSchema"]["properties"];
+        prop_assume!(props.get("path").is_none());
+        props["path"] = json!({"type": "string"});
+        let after = Scan::judge(&rules, vec![input(&changed)], Some(&baseline), None, &options);
+        let tool = after.servers[0].tools.iter().find(|t| t.raw == changed[i].to_string()).map(|t| t.key.clone());
+        prop_assume!(tool.is_some());
+        let widened = after.findings.iter().find(|f| f.rule == "schema-widened" && f.tool == tool);
+        prop_assert!(widened.is_some_and(|f| f.severity == crate::model::Severity::High && f.state == State::New),
+            "{:?}", after.findings.iter().map(|f| (&f.rule, &f.tool)).collect::<Vec<_>>());
+    }
+
+    #[test]
     fn a_valid_tool_list_is_read_whole(tools in prop::collection::vec(a_tool(), 0..12), w in 0..3usize) {
         let (bytes, _) = written(&tools, WRAPPERS[w]);
         let text = String::from_utf8(bytes).unwrap();
