@@ -162,7 +162,8 @@ proptest! {
         prop_assume!(props.get("path").is_none());
         props["path"] = json!({"type": "string"});
         let after = Scan::judge(&rules, vec![input(&changed)], Some(&baseline), None, &options);
-        let tool = after.servers[0].tools.iter().find(|t| t.raw == changed[i].to_string()).map(|t| t.key.clone());
+        let raw = changed[i].to_string();
+        let tool = after.servers[0].tools.iter().find(|t| t.raw == raw).map(|t| t.key.clone());
         prop_assume!(tool.is_some());
         let widened = after.findings.iter().find(|f| f.rule == "schema-widened" && f.tool == tool);
         prop_assert!(widened.is_some_and(|f| f.severity == crate::model::Severity::High && f.state == State::New),
