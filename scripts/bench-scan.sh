@@ -107,7 +107,7 @@ for s in seed:
         entry = {"command": "uvx", "args": [f"{s['package']}=={s['version']}", *s.get("args", [])]}
     if s.get("env"):
         entry["env"] = s["env"]
-    servers[s["name"].split("/")[-1]] = entry
+    servers[s["name"]] = entry
 json.dump({"mcpServers": servers}, open(sys.argv[2], "w"), indent=2)
 print(f"{len(servers)} seed servers")
 PY
