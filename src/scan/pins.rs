@@ -112,11 +112,7 @@ impl ToolPin {
             }
         }
         if let Some(schema) = obj.get("inputSchema") {
-            if let Some(Value::Object(props)) = schema.get("properties") {
-                for (name, p) in props {
-                    pin.params.insert(name.clone(), param_pin(p));
-                }
-            }
+            collect_params(schema, "", 0, &mut pin.params);
             if let Some(Value::Array(req)) = schema.get("required") {
                 pin.required = req.iter().filter_map(Value::as_str).map(str::to_string).collect();
                 pin.required.sort();
@@ -131,6 +127,29 @@ impl ToolPin {
 
     pub fn risk(&self) -> Option<Risk> {
         self.risk.parse().ok()
+    }
+}
+
+/// Nested parameters are pinned as `parent.child` (`parent[].child` inside arrays), this deep.
+const MAX_PARAM_DEPTH: usize = 4;
+/// At most this many parameters are pinned per tool; the schema's digest covers the rest.
+const MAX_PARAMS: usize = 1000;
+
+/// The parameters of a schema and of its object and array-of-object parameters, bounded.
+fn collect_params(schema: &Value, prefix: &str, depth: usize, out: &mut BTreeMap<String, ParamPin>) {
+    let Some(Value::Object(props)) = schema.get("properties") else { return };
+    for (name, p) in props {
+        if out.len() >= MAX_PARAMS {
+            return;
+        }
+        let full = format!("{prefix}{name}");
+        out.insert(full.clone(), param_pin(p));
+        if depth + 1 < MAX_PARAM_DEPTH {
+            collect_params(p, &format!("{full}."), depth + 1, out);
+            if let Some(items) = p.get("items") {
+                collect_params(items, &format!("{full}[]."), depth + 1, out);
+            }
+        }
     }
 }
 
@@ -193,8 +212,10 @@ const SENSITIVE_PARAMS: &[&str] = &[
     "target",
 ];
 
-/// Whether a parameter's name says it reaches files, the network, commands or a database.
+/// Whether a parameter's name (the last part of a nested one) says it reaches files, the
+/// network, commands or a database.
 pub fn is_sensitive_param(name: &str) -> bool {
+    let name = name.rsplit(['.', ']']).next().unwrap_or(name);
     let lower = name.to_ascii_lowercase();
     camel_words(name).any(|w| SENSITIVE_PARAMS.contains(&w.as_str())) || SENSITIVE_PARAMS.contains(&lower.as_str())
 }
@@ -420,11 +441,34 @@ mod tests {
     }
 
     #[test]
+    fn a_nested_parameter_is_pinned_by_its_path() {
+        let before = pin(
+            r#"{"name":"x","inputSchema":{"type":"object","properties":{"opts":{"type":"object","properties":{"depth":{"type":"integer"}}}}}}"#,
+        );
+        let after = pin(
+            r#"{"name":"x","inputSchema":{"type":"object","properties":{"opts":{"type":"object","properties":{"depth":{"type":"integer"},"path":{"type":"string"}}}}}}"#,
+        );
+        assert!(before.params.contains_key("opts.depth"), "{:?}", before.params);
+        assert_eq!(changes(&before, &after), [Change::ParamAdded { name: "opts.path".into(), sensitive: true }]);
+        // Deep and wide schemas are pinned within bounds.
+        let mut deep = String::from(r#"{"type":"object","properties":{"a":"#);
+        for _ in 0..50 {
+            deep.push_str(r#"{"type":"object","properties":{"a":"#);
+        }
+        deep.push_str("{}");
+        deep.push_str(&"}}".repeat(51));
+        let p = pin(&format!(r#"{{"name":"d","inputSchema":{deep}}}"#));
+        assert!(p.params.len() <= MAX_PARAM_DEPTH, "{:?}", p.params.keys());
+    }
+
+    #[test]
     fn sensitive_parameter_names() {
         for n in ["path", "filePath", "file_path", "url", "targetUrl", "command", "sql", "query"] {
             assert!(is_sensitive_param(n), "{n}");
         }
-        for n in ["id", "limit", "owner", "title"] {
+        assert!(is_sensitive_param("options.targetPath"));
+        assert!(is_sensitive_param("files[].path"));
+        for n in ["id", "limit", "owner", "title", "path.depth"] {
             assert!(!is_sensitive_param(n), "{n}");
         }
     }
