@@ -590,3 +590,38 @@ fn a_registry_server_json_is_installed_listed_and_then_reused_with_cached() {
     assert!(s2["listed_at"].as_str().unwrap().ends_with('Z'));
     assert_eq!(s2["tools"].as_array().unwrap().len(), s["tools"].as_array().unwrap().len());
 }
+
+#[test]
+fn with_no_arguments_the_projects_and_the_users_configs_are_scanned() {
+    let dir = tempfile::tempdir().unwrap();
+    let (home, project) = (dir.path().join("home"), dir.path().join("project"));
+    std::fs::create_dir_all(home.join(".cursor")).unwrap();
+    std::fs::create_dir_all(project.join(".vscode")).unwrap();
+    let tools = write(dir.path(), "tools.json", r#"[{"name": "get_note", "inputSchema": {"type": "object"}}]"#);
+    let server = |name: &str| json!({ name: {"command": python(), "args": [manifest_dir().join("tests/it/mcp/list_server.py"), &tools]} });
+    let scan_here = || {
+        bin()
+            .args(["scan", "--quiet", "--format", "json", "--cache-dir"])
+            .arg(dir.path().join("cache"))
+            .env("HOME", &home)
+            .current_dir(&project)
+            .output()
+            .unwrap()
+    };
+    let none = scan_here();
+    assert_eq!(none.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&none.stderr).contains("no MCP config found"));
+    write(&home.join(".cursor"), "mcp.json", &json!({"mcpServers": server("mine")}).to_string());
+    write(&project.join(".vscode"), "mcp.json", &json!({"servers": server("team")}).to_string());
+    let out = scan_here();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let declared: Vec<(&str, &str)> = report["servers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["name"].as_str().unwrap(), s["declared_in"].as_str().unwrap()))
+        .collect();
+    let user_config = home.join(".cursor/mcp.json").display().to_string();
+    assert_eq!(declared, [("team", ".vscode/mcp.json"), ("mine", user_config.as_str())]);
+}
