@@ -356,8 +356,10 @@ impl PolicyTable {
             Some(r) => (r.action, r.id.clone(), r.why.clone(), r.limit),
             None => (Action::Deny, "no-rule".to_string(), "no rule of the policy table applies".to_string(), None),
         };
+        // Doubt asks a person: low confidence tightens up to approve, never to hide or deny
+        // (hiding is for poisoned definitions, not for tools the classifier is unsure of).
         let low = f.confidence < self.low_confidence;
-        if low {
+        if low && action < Action::Approve {
             action = action.stricter();
         }
         if action == Action::Limit {
@@ -493,6 +495,13 @@ mod tests {
         assert_eq!(unsure.action, Action::Limit);
         assert_eq!(unsure.limit, Some(table.default_limit));
         assert!(unsure.why().contains("not confident"), "{}", unsure.why());
+        // Doubt stops at approval: an unsure delete is approved by a person, not hidden.
+        let unsure_delete = table.decide(&facts(Category::Delete, Risk::High, 0.3, &[]));
+        assert_eq!(unsure_delete.action, Action::Approve);
+        let unsure_write = table.decide(&facts(Category::Write, Risk::High, 0.3, &[]));
+        assert_eq!(unsure_write.action, Action::Approve);
+        let poisoned = table.decide(&facts(Category::Read, Risk::Critical, 0.3, &["tool-poisoning"]));
+        assert_eq!(poisoned.action, Action::Hide);
     }
 
     #[test]
