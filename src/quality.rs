@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::classify::{features::name_words, Contexts, RuleSet};
 use crate::input::parse_record;
 use crate::model::{Category, ToolInput};
-use crate::report::{ClassScores, EvalReport, Miss, Scores, ServerScores, SCHEMA_VERSION};
+use crate::report::{ClassScores, EvalReport, Miss, Scores, ServerScores, ThresholdRow, SCHEMA_VERSION};
 
 /// The three labels the devset uses.
 const LABELS: [Category; 3] = [Category::Read, Category::Write, Category::Delete];
@@ -83,9 +83,11 @@ pub fn evaluate(rules: &RuleSet, records: &[Labelled], skipped: Vec<String>) -> 
     let mut base = Vec::with_capacity(records.len());
     let mut dangerous = Vec::new();
     let mut other = Vec::new();
+    let mut confidences = Vec::with_capacity(records.len());
     for rec in records {
         let verdict = contexts.classify(rules, &rec.tool);
         let predicted = verdict.hints.label();
+        confidences.push(verdict.confidence);
         ours.push((rec.label, predicted));
         base.push((rec.label, baseline(&rec.tool.name)));
         if predicted != rec.label {
@@ -139,6 +141,27 @@ pub fn evaluate(rules: &RuleSet, records: &[Labelled], skipped: Vec<String>) -> 
         per_server,
         dangerous_misses: dangerous,
         other_misses: other,
+        read_threshold: READ_THRESHOLDS.iter().map(|&t| threshold_row(t, &ours, &confidences)).collect(),
+    }
+}
+
+/// The read thresholds the trade-off table is printed at.
+pub const READ_THRESHOLDS: [f64; 8] = [0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9];
+
+/// The figures when a `read` verdict below `t` is counted as a write (the policy's safe side).
+fn threshold_row(t: f64, pairs: &[(Category, Category)], confidences: &[f64]) -> ThresholdRow {
+    let moved: Vec<(Category, Category)> = pairs
+        .iter()
+        .zip(confidences)
+        .map(|(&(label, p), &c)| (label, if p == Category::Read && c < t { Category::Write } else { p }))
+        .collect();
+    let s = scores(&moved);
+    ThresholdRow {
+        threshold: t,
+        read_only_accuracy: s.read_only_accuracy,
+        read_recall: s.per_class.get("read").map_or(0.0, |c| c.recall),
+        dangerous_misses: s.dangerous_misses,
+        dangerous_miss_rate: s.dangerous_miss_rate,
     }
 }
 

@@ -330,6 +330,19 @@ pub struct EvalReport {
     pub dangerous_misses: Vec<Miss>,
     /// Every other disagreement, for tuning.
     pub other_misses: Vec<Miss>,
+    /// The trade-off as the read threshold moves: a verdict `read` less confident than the
+    /// threshold is counted as not read-only (the safe side).
+    pub read_threshold: Vec<ThresholdRow>,
+}
+
+/// One row of the read-threshold trade-off.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ThresholdRow {
+    pub threshold: f64,
+    pub read_only_accuracy: f64,
+    pub read_recall: f64,
+    pub dangerous_misses: usize,
+    pub dangerous_miss_rate: f64,
 }
 
 /// `catalog import --format json`.

@@ -203,6 +203,17 @@ pub(super) fn eval_report(out: &mut dyn Write, r: &EvalReport, all_misses: bool)
             s.baseline_three_way_accuracy
         )?;
     }
+    writeln!(
+        out,
+        "\nread threshold (a `read` verdict less confident than this counts as not read-only)\n  threshold  read-only acc  read recall  dangerous misses  rate"
+    )?;
+    for t in &r.read_threshold {
+        writeln!(
+            out,
+            "  {:>9.2}  {:>12.4}  {:>11.4}  {:>16}  {:.4}",
+            t.threshold, t.read_only_accuracy, t.read_recall, t.dangerous_misses, t.dangerous_miss_rate
+        )?;
+    }
     writeln!(out, "\ndangerous misses (author: not read-only; catalog: read-only): {}", r.dangerous_misses.len())?;
     for m in &r.dangerous_misses {
         writeln!(

@@ -28,6 +28,17 @@ fn the_classifier_meets_the_bar_and_beats_the_baseline() {
     assert!(three_way >= 0.85, "{summary}");
     assert!(miss_rate <= 0.01, "{summary}");
 
+    // The read-threshold trade-off: at 0 it is the classifier's own figures; raising it only
+    // moves reads to the safe side, so recall and dangerous misses never grow.
+    let rows = report["read_threshold"].as_array().unwrap();
+    assert_eq!(rows[0]["threshold"], 0.0);
+    assert_eq!(figure(&rows[0], "read_only_accuracy"), read_only);
+    assert_eq!(rows[0]["dangerous_misses"], ours["dangerous_misses"]);
+    for w in rows.windows(2) {
+        assert!(figure(&w[1], "read_recall") <= figure(&w[0], "read_recall"), "{rows:#?}");
+        assert!(w[1]["dangerous_misses"].as_u64() <= w[0]["dangerous_misses"].as_u64(), "{rows:#?}");
+    }
+
     for key in ["read_only_accuracy", "three_way_accuracy"] {
         let (o, b) = (figure(ours, key), figure(base, key));
         assert!(b > 0.0 && b < o, "{key}: baseline {b} should be present and lower than ours {o}");
