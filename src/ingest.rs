@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::classify::{Contexts, RuleSet};
+use crate::classify::{classify_listing, RuleSet};
 use crate::input::{self, InputProblem};
 use crate::model::ToolInput;
 use crate::report::ToolVerdict;
@@ -135,9 +135,7 @@ pub fn store_tools(
     now: i64,
 ) -> rusqlite::Result<ServerOutcome> {
     let names: Vec<&str> = tools.iter().map(|(_, t)| t.name.as_str()).collect();
-    let ctx = rules.sibling_context(&names);
-    let mut contexts = Contexts::new(Some(&ctx));
-    let verdicts: Vec<_> = tools.iter().map(|(_, t)| contexts.classify(rules, t)).collect();
+    let verdicts = classify_listing(rules, tools.iter().map(|(_, t)| t));
     let jsons: Vec<String> = tools
         .iter()
         .zip(&verdicts)

@@ -33,6 +33,15 @@ impl<'a> Contexts<'a> {
     }
 }
 
+/// Classifies one server's listing: each tool with the others as its siblings, the context built
+/// once. What `import`, `crawl` and `scan` all judge a server's tools with.
+pub fn classify_listing<'t>(rules: &RuleSet, tools: impl Iterator<Item = &'t ToolInput> + Clone) -> Vec<Verdict> {
+    let names: Vec<&str> = tools.clone().map(|t| t.name.as_str()).collect();
+    let ctx = rules.sibling_context(&names);
+    let mut contexts = Contexts::new(Some(&ctx));
+    tools.map(|t| contexts.classify(rules, t)).collect()
+}
+
 /// The key of a tool's sibling set: its server and the sorted names of its siblings and itself.
 pub fn sibling_key(tool: &ToolInput) -> (Option<String>, Vec<String>) {
     let mut names: Vec<String> = tool.siblings.iter().chain(std::iter::once(&tool.name)).cloned().collect();

@@ -12,7 +12,7 @@ pub mod load;
 mod matcher;
 pub mod rules;
 
-pub use contexts::{sibling_key, Contexts};
+pub use contexts::{classify_listing, sibling_key, Contexts};
 pub use features::SiblingContext;
 pub use load::{default_sources, load_default, load_dir, load_sources, RuleProblem, RuleProblems, DEFAULT_RULE_FILES};
 pub use rules::{Rule, RuleSet, Stage, Tables};

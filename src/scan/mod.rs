@@ -22,9 +22,9 @@ pub mod sarif;
 mod stack;
 pub mod suppress;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
-use crate::classify::{Contexts, RuleSet};
+use crate::classify::{classify_listing, RuleSet};
 use crate::input::{self, Item, Location};
 use crate::model::{Risk, Severity, ToolInput, Verdict};
 pub use baseline::Baseline;
@@ -306,10 +306,7 @@ fn judge_server(rules: &RuleSet, name: String, mut input: ServerInput) -> Scanne
             Err(p) => input.problems.push(p.to_string()),
         }
     }
-    let names: Vec<&str> = parsed.iter().map(|(_, t)| t.name.as_str()).collect();
-    let ctx = rules.sibling_context(&names);
-    let mut contexts = Contexts::new(Some(&ctx));
-    let verdicts: Vec<Verdict> = parsed.iter().map(|(_, t)| contexts.classify(rules, t)).collect();
+    let verdicts = classify_listing(rules, parsed.iter().map(|(_, t)| t));
     let mut seen: HashMap<String, usize> = HashMap::new();
     let tools = parsed
         .into_iter()
@@ -337,7 +334,7 @@ fn server_findings(s: &ScannedServer, options: &Options, out: &mut Vec<Finding>)
         out.push(Finding::new("server-unreachable", Severity::Medium, &s.name, None, message, ""));
     }
     for p in &s.input.problems {
-        if p.starts_with("tools[") || p.contains("tool") {
+        if p.starts_with("tools[") || p.starts_with("tools/list") {
             let message = format!("a tool could not be read, so it was not judged: {p}");
             out.push(Finding::new(
                 "unreadable-tool",
@@ -418,13 +415,4 @@ fn apply_suppressions(s: &Suppressions, file: &str, today: i64, findings: &mut V
         extra.push(f);
     }
     findings.extend(extra);
-}
-
-/// Findings by rule, for summaries.
-pub fn by_rule(findings: &[Finding]) -> BTreeMap<&str, usize> {
-    let mut out = BTreeMap::new();
-    for f in findings {
-        *out.entry(f.rule.as_str()).or_default() += 1;
-    }
-    out
 }

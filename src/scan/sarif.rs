@@ -48,7 +48,7 @@ fn text(s: impl Into<String>) -> MultiformatMessageString {
     MultiformatMessageString::builder().text(s.into()).build()
 }
 
-/// The SARIF log of a scan. `file_of` gives each server's declaring file and line.
+/// The SARIF log of a scan; `fail_on` adds the gate to the run's properties.
 pub fn sarif(scan: &Scan, rules_set: &RuleSet, fail_on: Option<Severity>) -> Sarif {
     // Rules in order of first appearance; each at the highest severity any of its results has.
     let mut order: Vec<&str> = Vec::new();

@@ -26,10 +26,6 @@ pub(super) fn open(opt: &DbOption) -> Result<Db> {
     Db::open(&path).map_err(anyhow::Error::new)
 }
 
-pub(super) fn now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
-}
-
 pub(super) fn import(args: ImportArgs, io: &mut Io<'_>) -> Result<Status> {
     let rules = load_rules(args.rules.rules.as_deref())?;
     let mut db = open(&args.db)?;
@@ -37,7 +33,7 @@ pub(super) fn import(args: ImportArgs, io: &mut Io<'_>) -> Result<Status> {
     for p in &args.paths {
         files.extend(ingest::files_of(p).with_context(|| format!("cannot read the directory {}", p.display()))?);
     }
-    let report = ingest::import(&mut db, &rules, &files, args.server.as_deref(), now())
+    let report = ingest::import(&mut db, &rules, &files, args.server.as_deref(), crate::dates::now())
         .with_context(|| format!("cannot write to the catalog {}", db.path().display()))?;
     match args.format {
         Format::Json | Format::Jsonl => {

@@ -6,11 +6,12 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 
-use super::catalog::{now, open};
+use super::catalog::open;
 use super::load_rules;
 use crate::cli::args::{CrawlArgs, Format};
 use crate::cli::{Io, Status};
 use crate::crawl::{self, Options, Progress};
+use crate::dates::now;
 use crate::launch::PackageCache;
 use crate::report::{CrawlJson, CrawlPlanJson, CrawlServerJson, CrawlTargetJson, CrawlToolsJson, SCHEMA_VERSION};
 use crate::sources::{config, registry, seed, Ecosystem, RemoteTransport, Target, TargetKind};

@@ -159,16 +159,13 @@ pub(super) fn run(args: ScanArgs, io: &mut Io<'_>) -> Result<Status> {
         &options,
     );
 
-    let report = render(&judged, &rules, args.format, args.fail_on, &baseline_path, baseline.is_some())?;
+    let report = render(&judged, &rules, args.format, args.fail_on, &baseline_path)?;
     match &args.out {
         Some(path) => write_file(path, &report)?,
         None => io.out.write_all(report.as_bytes())?,
     }
     if let Some(path) = &args.sarif {
-        write_file(
-            path,
-            &render(&judged, &rules, ScanFormat::Sarif, args.fail_on, &baseline_path, baseline.is_some())?,
-        )?;
+        write_file(path, &render(&judged, &rules, ScanFormat::Sarif, args.fail_on, &baseline_path)?)?;
     }
     if let Some(path) = &args.markdown {
         write_file(path, &scan::markdown::markdown(&judged, args.fail_on))?;
@@ -370,7 +367,6 @@ fn render(
     format: ScanFormat,
     fail_on: Option<Severity>,
     baseline_path: &Path,
-    baselined: bool,
 ) -> Result<String> {
     Ok(match format {
         ScanFormat::Sarif => {
@@ -380,7 +376,7 @@ fn render(
         }
         ScanFormat::Markdown => scan::markdown::markdown(scan, fail_on),
         ScanFormat::Json => {
-            let mut s = serde_json::to_string_pretty(&json(scan, fail_on, baseline_path, baselined))?;
+            let mut s = serde_json::to_string_pretty(&json(scan, fail_on, baseline_path))?;
             s.push('\n');
             s
         }
@@ -388,7 +384,7 @@ fn render(
     })
 }
 
-fn json<'a>(scan: &'a Scan, fail_on: Option<Severity>, baseline_path: &Path, baselined: bool) -> ScanJson<'a> {
+fn json<'a>(scan: &'a Scan, fail_on: Option<Severity>, baseline_path: &Path) -> ScanJson<'a> {
     let (new, baselined_n, suppressed) = scan.counts();
     ScanJson {
         schema_version: SCHEMA_VERSION,
@@ -402,7 +398,7 @@ fn json<'a>(scan: &'a Scan, fail_on: Option<Severity>, baseline_path: &Path, bas
             max_risk: scan.max_risk().map(Risk::as_str),
             fail_on: fail_on.map(Severity::as_str),
             gate_failed: fail_on.map(|l| scan.fails(l)),
-            baseline: baselined.then(|| baseline_path.display().to_string()),
+            baseline: scan.baselined.then(|| baseline_path.display().to_string()),
         },
         servers: scan
             .servers
