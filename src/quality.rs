@@ -4,14 +4,16 @@
 //! hints map to a label (read-only → read, else destructive → delete, else write) and are compared
 //! with the author's. A plain verb-prefix baseline is scored on the same records.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
 use crate::classify::{features::name_words, Contexts, RuleSet};
 use crate::input::parse_record;
 use crate::model::{Category, ToolInput};
-use crate::report::{ClassScores, EvalReport, Miss, Scores, ServerScores, ThresholdRow, SCHEMA_VERSION};
+use crate::report::{
+    ClassScores, EvalReport, LeaveOneOut, LeftOutServer, Miss, Scores, ServerScores, ThresholdRow, SCHEMA_VERSION,
+};
 
 /// The three labels the devset uses.
 const LABELS: [Category; 3] = [Category::Read, Category::Write, Category::Delete];
@@ -142,7 +144,73 @@ pub fn evaluate(rules: &RuleSet, records: &[Labelled], skipped: Vec<String>) -> 
         dangerous_misses: dangerous,
         other_misses: other,
         read_threshold: READ_THRESHOLDS.iter().map(|&t| threshold_row(t, &ours, &confidences)).collect(),
+        leave_one_server_out: None,
     }
+}
+
+/// The label the classifier predicts for each record, classified server by server with its
+/// siblings, and the ids of the rules that gave a reason for it.
+fn predict(rules: &RuleSet, records: &[&Labelled]) -> Vec<(Category, Vec<String>)> {
+    let mut contexts = Contexts::new(None);
+    records
+        .iter()
+        .map(|rec| {
+            let v = contexts.classify(rules, &rec.tool);
+            (v.hints.label(), v.reasons.iter().map(|r| r.rule_id.to_string()).collect())
+        })
+        .collect()
+}
+
+/// Leave-one-server-out: each server's tools judged as if the server had never been seen. Rules
+/// are written by hand, not fitted, so "unseen" means: without every rule that, on this file,
+/// gives a reason for that server's tools and for no other server's (a rule written for one
+/// server's names). `without` builds the rule set minus those ids (`load_sources_except`).
+pub fn leave_one_server_out<E>(
+    rules: &RuleSet,
+    records: &[Labelled],
+    without: impl Fn(&BTreeSet<String>) -> Result<RuleSet, E>,
+) -> Result<LeaveOneOut, E> {
+    let all: Vec<&Labelled> = records.iter().collect();
+    let full = predict(rules, &all);
+    let mut servers_of: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    let mut by_server: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, (rec, (_, fired))) in records.iter().zip(&full).enumerate() {
+        let server = rec.tool.server.as_deref().unwrap_or_default();
+        by_server.entry(server).or_default().push(i);
+        for id in fired {
+            servers_of.entry(id.as_str()).or_default().insert(server);
+        }
+    }
+    let mut pairs = Vec::with_capacity(records.len());
+    let mut servers = Vec::with_capacity(by_server.len());
+    for (server, idx) in by_server {
+        let own: BTreeSet<String> = servers_of
+            .iter()
+            .filter(|(_, s)| s.len() == 1 && s.contains(server))
+            .map(|(id, _)| id.to_string())
+            .collect();
+        let recs: Vec<&Labelled> = idx.iter().map(|&i| &records[i]).collect();
+        let predicted: Vec<Category> = if own.is_empty() {
+            idx.iter().map(|&i| full[i].0).collect()
+        } else {
+            predict(&without(&own)?, &recs).into_iter().map(|(p, _)| p).collect()
+        };
+        let seen: Vec<(Category, Category)> = recs.iter().zip(&idx).map(|(r, &i)| (r.label, full[i].0)).collect();
+        let unseen: Vec<(Category, Category)> = recs.iter().zip(&predicted).map(|(r, &p)| (r.label, p)).collect();
+        let (a, b) = (scores(&seen), scores(&unseen));
+        servers.push(LeftOutServer {
+            server: server.to_string(),
+            tools: idx.len(),
+            rules_left_out: own.into_iter().collect(),
+            read_only_accuracy: a.read_only_accuracy,
+            unseen_read_only_accuracy: b.read_only_accuracy,
+            three_way_accuracy: a.three_way_accuracy,
+            unseen_three_way_accuracy: b.three_way_accuracy,
+            unseen_dangerous_misses: b.dangerous_misses,
+        });
+        pairs.extend(unseen);
+    }
+    Ok(LeaveOneOut { scores: scores(&pairs), servers })
 }
 
 /// The read thresholds the trade-off table is printed at.

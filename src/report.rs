@@ -333,6 +333,31 @@ pub struct EvalReport {
     /// The trade-off as the read threshold moves: a verdict `read` less confident than the
     /// threshold is counted as not read-only (the safe side).
     pub read_threshold: Vec<ThresholdRow>,
+    /// With `--by-server`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub leave_one_server_out: Option<LeaveOneOut>,
+}
+
+/// `catalog eval --by-server`: the figures when each server is judged as unseen.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct LeaveOneOut {
+    /// Over every record, each judged with its own server left out.
+    pub scores: Scores,
+    pub servers: Vec<LeftOutServer>,
+}
+
+/// One server of the leave-one-server-out run.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct LeftOutServer {
+    pub server: String,
+    pub tools: usize,
+    /// The rules that gave reasons on this server's tools and on no other server's.
+    pub rules_left_out: Vec<String>,
+    pub read_only_accuracy: f64,
+    pub unseen_read_only_accuracy: f64,
+    pub three_way_accuracy: f64,
+    pub unseen_three_way_accuracy: f64,
+    pub unseen_dangerous_misses: usize,
 }
 
 /// One row of the read-threshold trade-off.

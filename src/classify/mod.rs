@@ -14,5 +14,8 @@ pub mod rules;
 
 pub use contexts::{classify_listing, sibling_key, Contexts};
 pub use features::SiblingContext;
-pub use load::{default_sources, load_default, load_dir, load_sources, RuleProblem, RuleProblems, DEFAULT_RULE_FILES};
+pub use load::{
+    default_sources, dir_sources, load_default, load_dir, load_sources, load_sources_except, RuleProblem, RuleProblems,
+    DEFAULT_RULE_FILES,
+};
 pub use rules::{Rule, RuleSet, Stage, Tables};

@@ -339,6 +339,9 @@ pub struct EvalArgs {
     /// List every disagreement, not only the dangerous ones
     #[arg(long)]
     pub all_misses: bool,
+    /// Also judge each server as unseen: without the rules that fire on its tools alone
+    #[arg(long)]
+    pub by_server: bool,
     #[command(flatten)]
     pub rules: RulesOption,
 }

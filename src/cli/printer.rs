@@ -6,7 +6,7 @@ use std::io::{self, Write};
 use crate::classify::rules::Rule;
 use crate::classify::{RuleProblems, RuleSet};
 use crate::model::{Evidence, Hint, ToolInput, Verdict};
-use crate::report::{EvalReport, Scores};
+use crate::report::{EvalReport, LeaveOneOut, Scores};
 
 /// Prints `error: …` and one `Caused by: …` line per source.
 pub(super) fn error(err: &mut dyn Write, e: &anyhow::Error) {
@@ -214,6 +214,9 @@ pub(super) fn eval_report(out: &mut dyn Write, r: &EvalReport, all_misses: bool)
             t.threshold, t.read_only_accuracy, t.read_recall, t.dangerous_misses, t.dangerous_miss_rate
         )?;
     }
+    if let Some(loo) = &r.leave_one_server_out {
+        leave_one_out(out, loo)?;
+    }
     writeln!(out, "\ndangerous misses (author: not read-only; catalog: read-only): {}", r.dangerous_misses.len())?;
     for m in &r.dangerous_misses {
         writeln!(
@@ -233,6 +236,38 @@ pub(super) fn eval_report(out: &mut dyn Write, r: &EvalReport, all_misses: bool)
         }
     }
     Ok(())
+}
+
+fn leave_one_out(out: &mut dyn Write, loo: &LeaveOneOut) -> io::Result<()> {
+    writeln!(out, "\nleave one server out (each server without the rules that fire on it alone)")?;
+    if loo.servers.len() < 2 {
+        writeln!(out, "  (one server only: every rule that fires is its own, so this says little; use several)")?;
+    }
+    writeln!(
+        out,
+        "  {:<44} {:>5} {:>5} {:>16} {:>16} {:>9}",
+        "server", "tools", "rules", "read-only", "3-way", "dangerous"
+    )?;
+    for s in &loo.servers {
+        writeln!(
+            out,
+            "  {:<44} {:>5} {:>5}      {:.2} → {:.2}      {:.2} → {:.2} {:>9}",
+            one_line(&s.server, 44),
+            s.tools,
+            s.rules_left_out.len(),
+            s.read_only_accuracy,
+            s.unseen_read_only_accuracy,
+            s.three_way_accuracy,
+            s.unseen_three_way_accuracy,
+            s.unseen_dangerous_misses
+        )?;
+    }
+    let s = &loo.scores;
+    writeln!(
+        out,
+        "  unseen overall: read-only accuracy {:.4}, three-way {:.4}, dangerous misses {} ({:.4} of non-read)",
+        s.read_only_accuracy, s.three_way_accuracy, s.dangerous_misses, s.dangerous_miss_rate
+    )
 }
 
 fn confusion(out: &mut dyn Write, name: &str, s: &Scores) -> io::Result<()> {

@@ -132,3 +132,47 @@ fn eval_reports_bad_records_and_missing_files() {
     let run_empty = run(&["eval", &empty]).expect(Status::Error);
     assert!(run_empty.stderr.contains("no labelled records"), "{}", run_empty.stderr);
 }
+
+#[test]
+fn by_server_judges_each_server_without_the_rules_only_it_needs() {
+    let dir = tempfile::tempdir().unwrap();
+    // `name-resolve-item` gives a reason on server a's tool and nowhere else: judged as unseen, a
+    // writes' `resolve` falls back to the reading verb and becomes a dangerous miss.
+    let file = write(
+        dir.path(),
+        "two.jsonl",
+        concat!(
+            r#"{"server":"a","name":"resolve_incident","label":"write"}"#,
+            "\n",
+            r#"{"server":"a","name":"get_incident","label":"read"}"#,
+            "\n",
+            r#"{"server":"b","name":"get_user","label":"read"}"#,
+            "\n",
+            r#"{"server":"b","name":"create_user","label":"write"}"#,
+            "\n",
+            r#"{"server":"a","name":"create_incident","label":"write"}"#,
+            "\n",
+        ),
+    );
+    let path = file.as_str();
+    let report = run(&["eval", path, "--by-server", "--format", "json"]).expect(Status::Success).json();
+    assert_eq!(report["classifier"]["dangerous_misses"], 0, "{report:#}");
+    let loo = &report["leave_one_server_out"];
+    let servers = loo["servers"].as_array().unwrap();
+    assert_eq!(servers.len(), 2);
+    let a = &servers[0];
+    assert_eq!(a["server"], "a");
+    let left_out: Vec<&str> = a["rules_left_out"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    assert!(left_out.contains(&"name-resolve-item"), "{left_out:?}");
+    assert!(!left_out.contains(&"name-verb-read") && !left_out.contains(&"name-verb-write"), "{left_out:?}");
+    assert_eq!(a["unseen_dangerous_misses"], 1, "{a:#}");
+    assert_eq!(loo["scores"]["dangerous_misses"], 1);
+    // b's own rules (the pii tags of `user`) do not decide its labels.
+    assert_eq!(servers[1]["unseen_read_only_accuracy"], servers[1]["read_only_accuracy"]);
+
+    // Without the flag the report has no such section; the table shows it with the flag.
+    let plain = run(&["eval", path, "--format", "json"]).expect(Status::Success).json();
+    assert!(plain.get("leave_one_server_out").is_none());
+    let table = run(&["eval", path, "--by-server"]).expect(Status::Success).stdout;
+    assert!(table.contains("leave one server out") && table.contains("unseen overall"), "{table}");
+}

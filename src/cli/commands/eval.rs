@@ -3,10 +3,11 @@
 use anyhow::{Context, Result};
 
 use super::load_rules;
+use crate::classify as classifier;
 use crate::cli::args::{EvalArgs, Format};
 use crate::cli::printer;
 use crate::cli::{Io, Status};
-use crate::quality::{evaluate, read_labelled, Gate};
+use crate::quality::{evaluate, leave_one_server_out, read_labelled, Gate};
 
 pub(super) fn run(args: EvalArgs, io: &mut Io<'_>) -> Result<Status> {
     let rules = load_rules(args.rules.rules.as_deref())?;
@@ -31,7 +32,18 @@ pub(super) fn run(args: EvalArgs, io: &mut Io<'_>) -> Result<Status> {
         )?;
         return Ok(Status::Error);
     }
-    let report = evaluate(&rules, &records, skipped);
+    let mut report = evaluate(&rules, &records, skipped);
+    if args.by_server {
+        let sources = match args.rules.rules.as_deref() {
+            Some(dir) => classifier::dir_sources(dir)
+                .map_err(|p| anyhow::Error::new(p).context(format!("cannot load the rules in {}", dir.display())))?,
+            None => classifier::default_sources(),
+        };
+        let loo =
+            leave_one_server_out(&rules, &records, |except| classifier::load_sources_except(sources.clone(), except))
+                .map_err(|p| anyhow::Error::new(p).context("the rules do not load with one server's rules left out"))?;
+        report.leave_one_server_out = Some(loo);
+    }
     match args.format {
         Format::Json | Format::Jsonl => {
             serde_json::to_writer_pretty(&mut *io.out, &report)?;
